@@ -1,0 +1,32 @@
+"""jtorch: the PyTorch training workflow on JAX, Flax NNX, Optax and Orbax."""
+
+from jtorch import nn, optim
+from jtorch._creation import arange, as_tensor, full, ones, rand, randint, randn, tensor, zeros
+from jtorch._device import cuda, device
+from jtorch._random import manual_seed
+from jtorch._transforms import Grads, grad, inference_mode, jit, no_grad, value_and_grad
+
+__all__ = [
+    "nn",
+    "optim",
+    "manual_seed",
+    "device",
+    "cuda",
+    "jit",
+    "grad",
+    "value_and_grad",
+    "no_grad",
+    "inference_mode",
+    "Grads",
+    "tensor",
+    "as_tensor",
+    "rand",
+    "randn",
+    "randint",
+    "zeros",
+    "ones",
+    "full",
+    "arange",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,37 @@
+"""The global default RNG behind `manual_seed`, layer init, dropout and rand/randn.
+
+torch keeps one implicit generator; jtorch keeps one `nnx.Rngs` and hands out fresh keys from it.
+Modules that need randomness at call time (dropout) fork their own `nnx.Rngs` at construction, so
+their key state is part of the module and is threaded through compiled steps.
+"""
+
+from __future__ import annotations
+
+import jax
+from flax import nnx
+
+_DEFAULT_SEED = 0
+_default_rngs = nnx.Rngs(_DEFAULT_SEED)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the global default RNG (torch.manual_seed); returns None."""
+    global _default_rngs
+    if not isinstance(seed, int):
+        raise TypeError(f"manual_seed: `seed` must be an int, got {type(seed).__name__}")
+    _default_rngs = nnx.Rngs(seed)
+
+
+def initial_seed_rngs() -> nnx.Rngs:
+    """The global `nnx.Rngs` (read it, don't keep it: `manual_seed` replaces it)."""
+    return _default_rngs
+
+
+def next_key(rngs: nnx.Rngs | None = None) -> jax.Array:
+    """A fresh PRNG key from `rngs` if given, else from the global default RNG."""
+    return (rngs if rngs is not None else _default_rngs).default()
+
+
+def fork_rngs(rngs: nnx.Rngs | None = None) -> nnx.Rngs:
+    """A new `nnx.Rngs` seeded from a fresh key, for a module that draws keys at call time."""
+    return nnx.Rngs(next_key(rngs))

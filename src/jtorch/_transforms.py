@@ -1,0 +1,260 @@
+"""`jit`, `grad`, `value_and_grad` and `no_grad` for functions that take modules and optimizers.
+
+`jtorch.jit(f)(model, optimizer, x, y)` compiles `f` once per model structure and then, on every
+call, only reads the arrays of the model's (and optimizer's) variables, runs the compiled program,
+and writes the new arrays back: no NNX graph traversal per call. The structure is re-read only when
+a module changed shape (a new attribute, `train()`/`eval()`, `requires_grad_`), which a global
+counter in `jtorch.nn.module` records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+from flax import nnx
+
+from jtorch.nn.module import Module, Parameter, structure_epoch
+
+__all__ = ["jit", "grad", "value_and_grad", "no_grad", "Grads"]
+
+_MAX_CACHED_ENTRIES = 16
+
+
+def _is_variable(x: Any) -> bool:
+    return isinstance(x, nnx.Variable)
+
+
+def _graph_node(obj: Any) -> Any | None:
+    """The NNX graph node carrying `obj`'s arrays, or None for plain (pytree) arguments."""
+    if isinstance(obj, Module):
+        return obj
+    node_of = getattr(obj, "_jtorch_state_node", None)
+    return node_of() if node_of is not None else None
+
+
+def _rebuild(obj: Any, node: Any) -> Any:
+    """`obj` as seen inside the trace: the merged module, or a facade around the merged node."""
+    if isinstance(obj, Module):
+        return node
+    return obj._jtorch_with_state_node(node)
+
+
+class _Entry:
+    """One compiled specialisation: the variables to read/write and the jitted pure function."""
+
+    def __init__(self, nodes: tuple[Any, ...], compiled: Callable, graphdef: Any,
+                 variables: list[nnx.Variable] | None, treedef: Any):
+        self.nodes = nodes  # kept alive so their ids stay valid as cache keys
+        self.compiled = compiled
+        self.graphdef = graphdef
+        self.variables = variables  # None: slow path (state has non-Variable leaves)
+        self.treedef = treedef
+
+
+class _JitFunction:
+    """The callable returned by `jtorch.jit`."""
+
+    def __init__(self, fn: Callable, static_argnums: Sequence[int], donate: bool):
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+        self._static_argnums = tuple(static_argnums)
+        self._donate = donate
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._compiled_by_graphdef: dict[Any, Callable] = {}
+
+    def _compiled_for(self, graphdef: Any, positions: tuple[int, ...], facades: tuple) -> Callable:
+        key = (graphdef, positions)
+        compiled = self._compiled_by_graphdef.get(key)
+        if compiled is not None:
+            return compiled
+        fn = self._fn
+
+        def pure(values, treedef, args, kwargs):
+            state = jax.tree.unflatten(treedef, values)
+            nodes = nnx.merge(graphdef, state)
+            args = list(args)
+            for pos, node, facade in zip(positions, nodes, facades):
+                args[pos] = _rebuild(facade, node)
+            out = fn(*args, **kwargs)
+            new_graphdef, new_state = nnx.split(nodes)
+            if new_graphdef != graphdef:
+                raise RuntimeError(
+                    "jtorch.jit: the compiled function changed the structure of a module or "
+                    "optimizer (added/removed attributes or switched train/eval); do that outside"
+                )
+            return jax.tree.leaves(new_state), out
+
+        compiled = jax.jit(
+            pure,
+            static_argnums=(1,),
+            donate_argnums=(0,) if self._donate else (),
+        )
+        self._compiled_by_graphdef[key] = compiled
+        return compiled
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        positions = tuple(i for i, a in enumerate(args) if _graph_node(a) is not None)
+        facades = tuple(args[i] for i in positions)
+        for facade in facades:
+            before = getattr(facade, "_jtorch_before_jit", None)
+            if before is not None:
+                before()
+        nodes = tuple(_graph_node(f) for f in facades)
+        key = (tuple(map(id, nodes)), positions, structure_epoch())
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._build_entry(nodes, positions, facades)
+            self._entries[key] = entry
+            if len(self._entries) > _MAX_CACHED_ENTRIES:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+
+        plain_args = list(args)
+        for pos in positions:
+            plain_args[pos] = None
+        if entry.variables is not None:
+            values = [v.get_value() for v in entry.variables]
+        else:
+            _, state = nnx.split(nodes)
+            values = jax.tree.leaves(state)
+        treedef = entry.treedef
+        new_values, out = entry.compiled(values, treedef, tuple(plain_args), kwargs)
+        if entry.variables is not None:
+            for var, value in zip(entry.variables, new_values):
+                var.set_value(value)
+        else:
+            nnx.update(nodes, jax.tree.unflatten(treedef, new_values))
+        return out
+
+    def _build_entry(self, nodes: tuple, positions: tuple[int, ...], facades: tuple) -> _Entry:
+        graphdef, state = nnx.split(nodes)
+        variables = jax.tree.leaves(state, is_leaf=_is_variable)
+        fast = all(map(_is_variable, variables)) and len(variables) == len(jax.tree.leaves(state))
+        compiled = self._compiled_for(graphdef, positions, facades)
+        treedef = jax.tree.structure(state)
+        return _Entry(nodes, compiled, graphdef, variables if fast else None, treedef)
+
+
+def jit(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), donate: bool = False):
+    """Compile `fn` with XLA; modules and optimizers among its positional arguments are updated in place.
+
+    Use as `@jtorch.jit` or `jtorch.jit(fn)`. Every array inside a module or optimizer argument is
+    an input of the compiled program, and every change the function makes to them (parameter
+    updates, BatchNorm statistics, dropout RNG state, optimizer moments) is written back after
+    the call. `donate=True` lets XLA reuse the old arrays' memory; then arrays read from the
+    model before the call become invalid.
+
+    Differs from torch: there is no torch equivalent; torch.compile is the closest.
+    """
+    if static_argnums:
+        raise NotImplementedError("jtorch.jit: static_argnums is not supported yet")
+    if fn is None:
+        return lambda f: _JitFunction(f, static_argnums, donate)
+    return _JitFunction(fn, static_argnums, donate)
+
+
+class Grads(OrderedDict):
+    """Gradients keyed by torch parameter names, in `named_parameters()` order.
+
+    Also remembers which `Parameter` each entry belongs to, so `optimizer.step(grads)` matches
+    them by identity. Parameters with `requires_grad=False` have no entry.
+    """
+
+    def __init__(self, items: Sequence[tuple[str, Any]] = (), params: Sequence[Parameter] = ()):
+        super().__init__(items)
+        self.params: tuple[Parameter, ...] = tuple(params)
+
+
+def _grads_flatten(grads: Grads):
+    return list(grads.values()), tuple(grads.keys())
+
+
+def _grads_unflatten(keys: tuple[str, ...], values: list[Any]) -> Grads:
+    return Grads(list(zip(keys, values)))
+
+
+jax.tree_util.register_pytree_node(Grads, _grads_flatten, _grads_unflatten)
+
+
+def _trainable(path: Any, value: Any) -> bool:
+    return isinstance(value, Parameter) and value.requires_grad
+
+
+def _to_grads(module: Module, state: nnx.State) -> Grads:
+    """Turn NNX's gradient State into torch-named Grads (shared parameters appear once)."""
+    flat = {tuple(path): var for path, var in nnx.to_flat_state(state)}
+    path_of: dict[int, tuple] = {}
+    for path, node in nnx.graph.iter_graph(module):
+        if isinstance(node, nnx.Variable):
+            path_of.setdefault(id(node), tuple(path))
+    names, values, params = [], [], []
+    for name, param in module.named_parameters():
+        if not param.requires_grad:
+            continue
+        entry = flat.get(path_of.get(id(param), ()))
+        if entry is None:
+            continue
+        names.append(name)
+        values.append(entry.get_value())
+        params.append(param)
+    return Grads(list(zip(names, values)), params)
+
+
+def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """`(value, grads)` of a scalar function; modules are differentiated w.r.t. trainable Parameters.
+
+    For a module argument the gradient is a `Grads` (torch names → arrays); other arguments get
+    JAX's usual pytree gradients. Side effects on modules (BatchNorm statistics, dropout RNG
+    state) are kept, as in a torch forward pass.
+    """
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+
+    def wrapper(*args: Any, **kwargs: Any):
+        nnx_argnums = tuple(
+            nnx.DiffState(i, _trainable) if isinstance(args[i], Module) else i for i in nums
+        )
+        inner = nnx.value_and_grad(
+            fn, argnums=nnx_argnums[0] if single else nnx_argnums, has_aux=has_aux
+        )
+        value, raw = inner(*args, **kwargs)
+        raw = (raw,) if single else tuple(raw)
+        grads = tuple(
+            _to_grads(args[i], g) if isinstance(args[i], Module) else g for i, g in zip(nums, raw)
+        )
+        return value, grads[0] if single else grads
+
+    return wrapper
+
+
+def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """Gradients of a scalar function (see `value_and_grad`); with `has_aux`, `(grads, aux)`."""
+    vg = value_and_grad(fn, argnums, has_aux)
+
+    def wrapper(*args: Any, **kwargs: Any):
+        value, grads = vg(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
+
+    return wrapper
+
+
+class no_grad(contextlib.ContextDecorator):
+    """A no-op context manager/decorator kept for torch code (torch.no_grad).
+
+    JAX computes gradients only where `jtorch.grad` asks for them, so there is nothing to turn off.
+    """
+
+    def __enter__(self) -> no_grad:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+inference_mode = no_grad

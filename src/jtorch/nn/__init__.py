@@ -1,0 +1,27 @@
+"""Layers, containers, losses and initialisers with torch.nn's names."""
+
+from jtorch.nn import functional, init
+from jtorch.nn.containers import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
+from jtorch.nn.module import Buffer, Module, Parameter
+from jtorch.nn.modules import *  # noqa: F403
+from jtorch.nn.modules import __all__ as _modules_all
+
+__all__ = [
+    "functional",
+    "init",
+    "Module",
+    "Parameter",
+    "Buffer",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+    *_modules_all,
+]

@@ -1,0 +1,3 @@
+"""Batch, layer, group, instance and local-response normalization."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Max, average, adaptive and power-average pooling in torch layouts."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""MultiheadAttention with torch parameter names."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""BatchNorm, LayerNorm, GroupNorm, InstanceNorm, LocalResponseNorm."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Padding modules (ZeroPad2d, ConstantPad2d, ReflectionPad2d, ...)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Pooling modules over jtorch.nn.functional.pooling."""
+
+__all__: list[str] = []

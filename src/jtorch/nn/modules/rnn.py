@@ -1,0 +1,3 @@
+"""RNN, LSTM, GRU and their Cell versions with torch parameter names."""
+
+__all__: list[str] = []

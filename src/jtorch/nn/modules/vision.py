@@ -1,0 +1,3 @@
+"""Upsample, PixelShuffle, PixelUnshuffle."""
+
+__all__: list[str] = []

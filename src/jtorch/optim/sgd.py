@@ -1,0 +1,102 @@
+"""SGD with torch's momentum, dampening, Nesterov, weight decay and maximize (torch.optim.SGD)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jtorch.optim.optimizer import Optimizer
+
+__all__ = ["sgd", "SGD", "SGDState"]
+
+
+class SGDState(NamedTuple):
+    """`momentum_buffer` as torch names it; `step` tells the first update (torch seeds the buffer
+    with the first gradient instead of decaying from zero)."""
+
+    step: jax.Array
+    momentum_buffer: Any
+
+
+def sgd(
+    lr: float | optax.Schedule = 1e-3,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """torch.optim.SGD as an optax transformation (updates are the deltas to add to params).
+
+    d = ±g + wd·p;  b = d on the first step, else μ·b + (1−τ)·d;  d = d + μ·b (Nesterov) or b;
+    p ← p − lr·d.
+    Differs from optax.sgd: the buffer starts at the first gradient (optax starts at zero, which
+    differs when dampening ≠ 0) and weight decay is added to the gradient as torch does.
+    """
+    if nesterov and isinstance(momentum, (int, float)) and (momentum <= 0 or dampening != 0):
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    # Numeric hyperparameters may arrive as traced arrays (optax.inject_hyperparams), so the
+    # maths below never branches on their values in Python.
+    def init(params: Any) -> SGDState:
+        buf = jax.tree.map(jnp.zeros_like, params)
+        return SGDState(step=jnp.zeros([], jnp.int32), momentum_buffer=buf)
+
+    def update(grads: Any, state: SGDState, params: Any = None):
+        if params is None:
+            raise ValueError("sgd: update() needs `params` (for weight decay)")
+        d = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        first = state.step == 0
+        buf = jax.tree.map(
+            lambda b, g: jnp.where(first, g, momentum * b + (1 - dampening) * g),
+            state.momentum_buffer,
+            d,
+        )
+        if nesterov:
+            d = jax.tree.map(lambda g, b: g + momentum * b, d, buf)
+        else:
+            d = jax.tree.map(lambda g, b: jnp.where(momentum != 0, b, g), d, buf)
+        step_lr = lr(state.step) if callable(lr) else lr
+        updates = jax.tree.map(lambda g: -step_lr * g, d)
+        return updates, SGDState(step=state.step + 1, momentum_buffer=buf)
+
+    return optax.GradientTransformation(init, update)
+
+
+class SGD(Optimizer):
+    """torch.optim.SGD: `SGD(model.parameters(), lr=0.01, momentum=0.9)`."""
+
+    _transform_factory = staticmethod(sgd)
+    _hyperparams = ("lr", "momentum", "dampening", "weight_decay")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, maximize=maximize,
+        )
+        super().__init__(params, defaults)
