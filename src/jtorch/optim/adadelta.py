@@ -1,0 +1,3 @@
+"""Adadelta (torch.optim.Adadelta)."""
+
+__all__: list[str] = []

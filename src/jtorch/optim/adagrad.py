@@ -1,0 +1,3 @@
+"""Adagrad (torch.optim.Adagrad)."""
+
+__all__: list[str] = []

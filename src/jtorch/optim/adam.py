@@ -1,0 +1,3 @@
+"""Adam (torch.optim.Adam)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Adamax (torch.optim.Adamax)."""
+
+__all__: list[str] = []

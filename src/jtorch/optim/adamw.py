@@ -1,0 +1,3 @@
+"""AdamW (torch.optim.AdamW)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""ASGD: averaged SGD (torch.optim.ASGD)."""
+
+__all__: list[str] = []

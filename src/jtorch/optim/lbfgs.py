@@ -1,0 +1,3 @@
+"""L-BFGS (torch.optim.LBFGS)."""
+
+__all__: list[str] = []

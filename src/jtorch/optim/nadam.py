@@ -1,0 +1,3 @@
+"""NAdam (torch.optim.NAdam)."""
+
+__all__: list[str] = []

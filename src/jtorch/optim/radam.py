@@ -1,0 +1,3 @@
+"""RAdam (torch.optim.RAdam)."""
+
+__all__: list[str] = []

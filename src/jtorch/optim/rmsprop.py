@@ -1,0 +1,3 @@
+"""RMSprop (torch.optim.RMSprop)."""
+
+__all__: list[str] = []

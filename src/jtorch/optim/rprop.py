@@ -1,0 +1,3 @@
+"""Rprop (torch.optim.Rprop)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""SparseAdam (torch.optim.SparseAdam) on dense gradients."""
+
+__all__: list[str] = []
