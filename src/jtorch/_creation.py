@@ -40,7 +40,9 @@ def _place(x: jax.Array, device: Any) -> jax.Array:
     return x if device is None else jax.device_put(x, resolve_device(device))
 
 
-def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> jax.Array:
+def tensor(
+    data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> jax.Array:
     """An array from nested lists, numbers, numpy or torch data (torch.tensor)."""
     from jtorch.nn.module import _to_jax
 
@@ -51,19 +53,28 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 as_tensor = tensor
 
 
-def rand(*size: Any, generator: Any = None, dtype: Any = jnp.float32, device: Any = None) -> jax.Array:
+def rand(
+    *size: Any, generator: Any = None, dtype: Any = jnp.float32, device: Any = None
+) -> jax.Array:
     """Uniform samples on [0, 1) (torch.rand)."""
     return _place(jax.random.uniform(_key(generator), _shape(size, "rand"), dtype), device)
 
 
-def randn(*size: Any, generator: Any = None, dtype: Any = jnp.float32, device: Any = None) -> jax.Array:
+def randn(
+    *size: Any, generator: Any = None, dtype: Any = jnp.float32, device: Any = None
+) -> jax.Array:
     """Standard normal samples (torch.randn)."""
     return _place(jax.random.normal(_key(generator), _shape(size, "randn"), dtype), device)
 
 
 def randint(
-    low: int, high: int | None = None, size: Sequence[int] = (), *, generator: Any = None,
-    dtype: Any = jnp.int32, device: Any = None,
+    low: int,
+    high: int | None = None,
+    size: Sequence[int] = (),
+    *,
+    generator: Any = None,
+    dtype: Any = jnp.int32,
+    device: Any = None,
 ) -> jax.Array:
     """Integers uniform on [low, high) (torch.randint; `randint(high, size)` also works)."""
     if high is None or (isinstance(high, Sequence) and not size):
@@ -85,5 +96,7 @@ def full(size: Sequence[int], fill_value: Any, dtype: Any = None, device: Any = 
     return _place(jnp.full(tuple(size), fill_value, dtype), device)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None) -> jax.Array:
+def arange(
+    start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None
+) -> jax.Array:
     return _place(jnp.arange(start, end, step, dtype=dtype), device)

@@ -14,13 +14,15 @@ _PLATFORMS = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "tpu": "tpu"}
 
 
 class device:
-    """A device name as torch spells it: `device('cuda:0')`, `device('cpu')`, `device('cuda', 1)`."""
+    """A device as torch names it: `device('cuda:0')`, `device('cpu')`, `device('cuda', 1)`."""
 
     def __init__(self, type: str | device, index: int | None = None):  # noqa: A002
         if isinstance(type, device):
             type, index = type.type, type.index if index is None else index
         if not isinstance(type, str):
-            raise TypeError(f"device(): `type` must be a string such as 'cpu' or 'cuda:0', got {type!r}")
+            raise TypeError(
+                f"device(): `type` must be a string such as 'cpu' or 'cuda:0', got {type!r}"
+            )
         kind, _, idx = type.partition(":")
         if idx:
             if index is not None:

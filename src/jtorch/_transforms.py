@@ -47,8 +47,14 @@ def _rebuild(obj: Any, node: Any) -> Any:
 class _Entry:
     """One compiled specialisation: the variables to read/write and the jitted pure function."""
 
-    def __init__(self, nodes: tuple[Any, ...], compiled: Callable, graphdef: Any,
-                 variables: list[nnx.Variable] | None, treedef: Any):
+    def __init__(
+        self,
+        nodes: tuple[Any, ...],
+        compiled: Callable,
+        graphdef: Any,
+        variables: list[nnx.Variable] | None,
+        treedef: Any,
+    ):
         self.nodes = nodes  # kept alive so their ids stay valid as cache keys
         self.compiled = compiled
         self.graphdef = graphdef
@@ -142,7 +148,7 @@ class _JitFunction:
 
 
 def jit(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), donate: bool = False):
-    """Compile `fn` with XLA; modules and optimizers among its positional arguments are updated in place.
+    """Compile `fn` with XLA; module and optimizer arguments are updated in place.
 
     Use as `@jtorch.jit` or `jtorch.jit(fn)`. Every array inside a module or optimizer argument is
     an input of the compiled program, and every change the function makes to them (parameter
@@ -207,7 +213,7 @@ def _to_grads(module: Module, state: nnx.State) -> Grads:
 
 
 def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
-    """`(value, grads)` of a scalar function; modules are differentiated w.r.t. trainable Parameters.
+    """`(value, grads)` of a scalar function; modules are differentiated w.r.t. trainable params.
 
     For a module argument the gradient is a `Grads` (torch names → arrays); other arguments get
     JAX's usual pytree gradients. Side effects on modules (BatchNorm statistics, dropout RNG

@@ -51,7 +51,7 @@ def _index(idx: Any, length: int, what: str) -> int:
 
 
 class Sequential(Module):
-    """Modules run in order, output to input (torch.nn.Sequential); takes modules or an OrderedDict."""
+    """Modules run in order, each output feeding the next (torch.nn.Sequential)."""
 
     def __init__(self, *args: Module | OrderedDict):
         super().__init__()
@@ -82,9 +82,11 @@ class Sequential(Module):
         setattr(self, key, module)
 
     def __delitem__(self, idx: int | slice) -> None:
-        keys = self._jt_modules[idx] if isinstance(idx, slice) else [
-            self._jt_modules[_index(idx, len(self), "Sequential")]
-        ]
+        keys = (
+            self._jt_modules[idx]
+            if isinstance(idx, slice)
+            else [self._jt_modules[_index(idx, len(self), "Sequential")]]
+        )
         for key in keys:
             delattr(self, key)
         # torch renumbers the remaining children so indices stay contiguous

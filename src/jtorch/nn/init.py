@@ -108,27 +108,41 @@ def _fan(shape: Sequence[int], mode: str) -> int:
 # ---------------------------------------------------------------- pure forms
 
 
-def uniform(key: jax.Array, shape: Sequence[int], a: float = 0.0, b: float = 1.0,
-            dtype: Any = jnp.float32) -> jax.Array:
+def uniform(
+    key: jax.Array, shape: Sequence[int], a: float = 0.0, b: float = 1.0, dtype: Any = jnp.float32
+) -> jax.Array:
     """Samples from U(a, b)."""
     return jax.random.uniform(key, tuple(shape), dtype, a, b)
 
 
-def normal(key: jax.Array, shape: Sequence[int], mean: float = 0.0, std: float = 1.0,
-           dtype: Any = jnp.float32) -> jax.Array:
+def normal(
+    key: jax.Array,
+    shape: Sequence[int],
+    mean: float = 0.0,
+    std: float = 1.0,
+    dtype: Any = jnp.float32,
+) -> jax.Array:
     """Samples from N(mean, std²)."""
     return mean + std * jax.random.normal(key, tuple(shape), dtype)
 
 
-def trunc_normal(key: jax.Array, shape: Sequence[int], mean: float = 0.0, std: float = 1.0,
-                 a: float = -2.0, b: float = 2.0, dtype: Any = jnp.float32) -> jax.Array:
+def trunc_normal(
+    key: jax.Array,
+    shape: Sequence[int],
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    dtype: Any = jnp.float32,
+) -> jax.Array:
     """N(mean, std²) truncated to [a, b] (absolute bounds, as torch)."""
     lower, upper = (a - mean) / std, (b - mean) / std
     return mean + std * jax.random.truncated_normal(key, lower, upper, tuple(shape), dtype)
 
 
-def constant(key: jax.Array | None, shape: Sequence[int], val: float,
-             dtype: Any = jnp.float32) -> jax.Array:
+def constant(
+    key: jax.Array | None, shape: Sequence[int], val: float, dtype: Any = jnp.float32
+) -> jax.Array:
     """Every element equal to `val` (`key` is ignored; kept for a uniform signature)."""
     return jnp.full(tuple(shape), val, dtype)
 
@@ -148,8 +162,9 @@ def eye(key: jax.Array | None, shape: Sequence[int], dtype: Any = jnp.float32) -
     return jnp.eye(shape[0], shape[1], dtype=dtype)
 
 
-def dirac(key: jax.Array | None, shape: Sequence[int], groups: int = 1,
-          dtype: Any = jnp.float32) -> jax.Array:
+def dirac(
+    key: jax.Array | None, shape: Sequence[int], groups: int = 1, dtype: Any = jnp.float32
+) -> jax.Array:
     """The Dirac delta for 3/4/5-D conv weights: a convolution that preserves its input."""
     if len(shape) not in (3, 4, 5):
         raise ValueError(
@@ -167,16 +182,18 @@ def dirac(key: jax.Array | None, shape: Sequence[int], groups: int = 1,
     return jnp.asarray(weight, dtype)
 
 
-def xavier_uniform(key: jax.Array, shape: Sequence[int], gain: float = 1.0,
-                   dtype: Any = jnp.float32) -> jax.Array:
+def xavier_uniform(
+    key: jax.Array, shape: Sequence[int], gain: float = 1.0, dtype: Any = jnp.float32
+) -> jax.Array:
     """U(-a, a) with a = gain·√(6 / (fan_in + fan_out)) (Glorot & Bengio)."""
     fan_in, fan_out = _fans(shape)
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return uniform(key, shape, -bound, bound, dtype)
 
 
-def xavier_normal(key: jax.Array, shape: Sequence[int], gain: float = 1.0,
-                  dtype: Any = jnp.float32) -> jax.Array:
+def xavier_normal(
+    key: jax.Array, shape: Sequence[int], gain: float = 1.0, dtype: Any = jnp.float32
+) -> jax.Array:
     """N(0, std²) with std = gain·√(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape)
     return normal(key, shape, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), dtype)
@@ -189,21 +206,34 @@ def _kaiming_std(shape: Sequence[int], a: float, mode: str, nonlinearity: str) -
     return calculate_gain(nonlinearity, a) / math.sqrt(_fan(shape, mode))
 
 
-def kaiming_uniform(key: jax.Array, shape: Sequence[int], a: float = 0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu", dtype: Any = jnp.float32) -> jax.Array:
+def kaiming_uniform(
+    key: jax.Array,
+    shape: Sequence[int],
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    dtype: Any = jnp.float32,
+) -> jax.Array:
     """U(-b, b) with b = gain·√(3 / fan) (He et al.)."""
     bound = math.sqrt(3.0) * _kaiming_std(shape, a, mode, nonlinearity)
     return uniform(key, shape, -bound, bound, dtype)
 
 
-def kaiming_normal(key: jax.Array, shape: Sequence[int], a: float = 0, mode: str = "fan_in",
-                   nonlinearity: str = "leaky_relu", dtype: Any = jnp.float32) -> jax.Array:
+def kaiming_normal(
+    key: jax.Array,
+    shape: Sequence[int],
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    dtype: Any = jnp.float32,
+) -> jax.Array:
     """N(0, std²) with std = gain / √fan (He et al.)."""
     return normal(key, shape, 0.0, _kaiming_std(shape, a, mode, nonlinearity), dtype)
 
 
-def orthogonal(key: jax.Array, shape: Sequence[int], gain: float = 1.0,
-               dtype: Any = jnp.float32) -> jax.Array:
+def orthogonal(
+    key: jax.Array, shape: Sequence[int], gain: float = 1.0, dtype: Any = jnp.float32
+) -> jax.Array:
     """A (semi-)orthogonal matrix from the QR of a Gaussian, sign-corrected as torch does."""
     if len(shape) < 2:
         raise ValueError(
@@ -223,8 +253,13 @@ def orthogonal(key: jax.Array, shape: Sequence[int], gain: float = 1.0,
     return (gain * q).reshape(tuple(shape)).astype(dtype)
 
 
-def sparse(key: jax.Array, shape: Sequence[int], sparsity: float, std: float = 0.01,
-           dtype: Any = jnp.float32) -> jax.Array:
+def sparse(
+    key: jax.Array,
+    shape: Sequence[int],
+    sparsity: float,
+    std: float = 0.01,
+    dtype: Any = jnp.float32,
+) -> jax.Array:
     """N(0, std²) with ⌈sparsity·rows⌉ entries of every column set to zero (Martens 2010)."""
     if len(shape) != 2:
         raise ValueError(f"Only tensors with 2 dimensions are supported, got shape {tuple(shape)}")

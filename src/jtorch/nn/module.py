@@ -2,8 +2,8 @@
 
 A jtorch module is an NNX module, so NNX's split/merge, transforms and Orbax work on it unchanged.
 On top, it keeps torch's bookkeeping: three ordered name lists mirroring torch's `_parameters`,
-`_buffers` and `_modules` dicts. NNX sorts attribute names when it rebuilds a module; these lists are
-static attributes, so registration order (and with it `state_dict` order) survives every
+`_buffers` and `_modules` dicts. NNX sorts attribute names when it rebuilds a module; these lists
+are static attributes, so registration order (and with it `state_dict` order) survives every
 split/merge, including inside compiled steps.
 """
 
@@ -123,7 +123,7 @@ class Parameter(_ArrayVariable, nnx.Param):
 
 
 class Buffer(_ArrayVariable, nnx.Variable):
-    """A non-trainable array registered on a Module (torch.nn.Buffer), e.g. BatchNorm's running_mean.
+    """A non-trainable array on a Module (torch.nn.Buffer), e.g. BatchNorm's running_mean.
 
     `persistent=False` keeps it out of `state_dict`, as in torch.
     """
@@ -467,7 +467,7 @@ class Module(nnx.Module):
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """No-op: jtorch never stores gradients on parameters (they are returned by `jtorch.grad`)."""
+        """No-op: gradients are returned by `jtorch.grad`, never stored on parameters."""
 
     def _map_arrays(self, fn: Callable[[jax.Array], jax.Array]) -> Module:
         seen: set[int] = set()
@@ -480,7 +480,7 @@ class Module(nnx.Module):
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """Move to a device and/or cast floating arrays: `to(device)`, `to(dtype)`, `to(device, dtype)`."""
+        """Move and/or cast floating arrays: `to(device)`, `to(dtype)`, `to(device, dtype)`."""
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
         kwargs.pop("non_blocking", None)
@@ -580,7 +580,8 @@ class Module(nnx.Module):
                 )
             if missing:
                 errors.insert(
-                    0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". "
+                    0,
+                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ",
                 )
         if errors:
             raise RuntimeError(
