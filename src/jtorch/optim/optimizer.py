@@ -1,9 +1,9 @@
 """`Optimizer`: the torch.optim facade over a family's pure optax transformation.
 
-Each family (sgd.py, adam.py, ...) defines a pure `optax.GradientTransformation` factory with torch's
-maths and a facade subclass naming it. The facade keeps torch's surface (`param_groups`,
-`defaults`, `add_param_group`, `zero_grad`, `state_dict`) and stores its arrays in an NNX node so
-`jtorch.jit` threads them through compiled steps:
+Each family (sgd.py, adam.py, ...) defines a pure `optax.GradientTransformation` factory with
+torch's maths and a facade subclass naming it. The facade keeps torch's surface (`param_groups`,
+`defaults`, `add_param_group`, `zero_grad`, `state`, `state_dict`, `load_state_dict`) and stores
+its arrays in an NNX node so `jtorch.jit` threads them through compiled steps:
 
 - one optax state per parameter (torch keeps state per parameter too, so skipping a parameter
   without a gradient and converting to torch's `state_dict` are direct);
@@ -11,17 +11,37 @@ maths and a facade subclass naming it. The facade keeps torch's surface (`param_
   `optax.inject_hyperparams`, and before every step the group's current values (Python floats in
   `param_groups`, editable by users and schedulers) are written into those arrays, so changing
   `lr` never recompiles.
+
+Subclass contract (what a family file provides):
+
+- `_transform_factory`: the pure form, called with the group's options by keyword (torch's names).
+  It is wrapped in `optax.inject_hyperparams`, so the options named in `_hyperparams` arrive as
+  traced scalars: the maths must not branch in Python on them. Every other option (booleans,
+  `betas`, ...) is static; changing one in `param_groups` rebuilds the transformation (one retrace).
+  The no-op options `foreach`, `fused`, `capturable`, `differentiable` stay in `defaults` and
+  `param_groups` (torch shows them) but are never passed to the factory.
+- `_hyperparams`: the numeric options that may change between steps without recompiling.
+- the state is a NamedTuple whose fields carry torch's state names (`step`, `exp_avg`, ...);
+  `step` is an int32 count. `_state_to_torch(state, group)` / `_state_from_torch(entry, template,
+  group)` convert one parameter's NamedTuple to torch's per-parameter dict and back; the defaults
+  copy every non-None field by name, write `step` as a float32 scalar (int when
+  `_torch_step_type` is `int`) and report no torch state before the first step. Families whose
+  torch conventions differ override them (SGD's `momentum_buffer`, Adagrad's eager state).
+- `_setstate_group(group)`: fills in / forces options of a group loaded from a state_dict, like
+  torch's `__setstate__` (default: missing keys take `defaults`).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import numbers
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -31,6 +51,33 @@ __all__ = ["Optimizer"]
 
 # Accepted for torch compatibility; they select kernels in torch and mean nothing under XLA.
 NO_OP_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
+
+
+# ---------------------------------------------------------------------- maths shared by families
+
+
+def _lr_at(lr: Any, count: jax.Array) -> Any:
+    """The learning rate for the update numbered `count` (0-based): a constant or optax schedule."""
+    return lr(count) if callable(lr) else lr
+
+
+def _bias_correction(beta: Any, step: jax.Array) -> jax.Array:
+    """1 − βᵗ, accurate in float32 for β near 1 (−expm1(t·log β); torch computes it in float64)."""
+    if isinstance(beta, numbers.Real):
+        log_beta = math.log(beta) if beta > 0 else -math.inf
+    else:
+        log_beta = jnp.log(beta)
+    return -jnp.expm1(jnp.asarray(step, jnp.float32) * log_beta)
+
+
+def _lerp(start: jax.Array, end: jax.Array, weight: float) -> jax.Array:
+    """torch.lerp with a scalar weight, in torch's CPU formula (which depends on weight < 0.5)."""
+    if isinstance(weight, numbers.Real) and weight >= 0.5:
+        return end - (end - start) * (1 - weight)
+    return start + weight * (end - start)
+
+
+# ---------------------------------------------------------------------- state containers
 
 
 class _OptimizerNode(nnx.Pytree):
@@ -63,23 +110,63 @@ def _assign(tree: Any, values: Any) -> None:
     jax.tree.map(lambda v, x: v.set_value(x), tree, values, is_leaf=_is_var)
 
 
-class Optimizer:
-    """Base class of the torch-style optimizers.
+def _to_array(value: Any) -> jax.Array:
+    """A jax array from a jax/numpy array, a number, or a (CPU, detached) torch tensor."""
+    if isinstance(value, jax.Array):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
+        value = value.detach().cpu().numpy()
+    return jnp.asarray(np.asarray(value))
 
-    Subclasses set `_transform_factory` (the family's pure form, taking torch's argument names) and
-    `_hyperparams` (the numeric arguments that may change between steps).
+
+class _StateView(Mapping):
+    """torch's `optimizer.state`: {Parameter: {'step': ..., 'exp_avg': ...}} for stepped parameters.
+
+    Keyed by identity (Parameters are NNX variables and not hashable).
+    """
+
+    def __init__(self, items: list[tuple[Parameter, dict[str, Any]]]):
+        self._items = items
+
+    def __getitem__(self, param: Any) -> dict[str, Any]:
+        for p, entry in self._items:
+            if p is param:
+                return entry
+        raise KeyError(param)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return (p for p, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, param: object) -> bool:
+        return any(p is param for p, _ in self._items)
+
+    def values(self):  # type: ignore[override]
+        return [entry for _, entry in self._items]
+
+    def items(self):  # type: ignore[override]
+        return list(self._items)
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"<Parameter {tuple(p.shape)}>: {e}" for p, e in self._items) + "}"
+
+
+class Optimizer:
+    """Base class of the torch-style optimizers (the module docstring gives the subclass contract).
 
     Differs from torch: `step(grads)` takes the gradients returned by `jtorch.grad` /
     `jtorch.value_and_grad` (or a list aligned with the parameters) because JAX does not store
-    gradients on parameters; `zero_grad()` is therefore a no-op.
+    gradients on parameters; `zero_grad()` is therefore a no-op. State arrays are jax arrays and
+    the internal `step` counter is int32 (torch's float `step` appears in `state_dict()`).
     """
 
     _transform_factory: Callable[..., optax.GradientTransformation]
     _hyperparams: tuple[str, ...] = ("lr",)
+    _torch_step_type: type = float
 
     def __init__(self, params: Any, defaults: dict[str, Any]):
-        for name in NO_OP_OPTIONS:
-            defaults.pop(name, None)
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self._transforms: list[optax.GradientTransformation] = []
@@ -128,8 +215,6 @@ class Optimizer:
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if existing & {id(p) for p in params}:
             raise ValueError("some parameters appear in more than one parameter group")
-        for name in NO_OP_OPTIONS:
-            group.pop(name, None)
         for key, default in self.defaults.items():
             group.setdefault(key, default)
         group["params"] = params
@@ -142,13 +227,19 @@ class Optimizer:
             nnx.List([_ParamState(transform.init(p.get_value())) for p in params])
         )
         self._node.hparams.append(
-            nnx.Dict({k: nnx.OptState(jnp.asarray(group[k], jnp.float32)) for k in self._hyperparams})
+            nnx.Dict(
+                {k: nnx.OptState(jnp.asarray(group[k], jnp.float32)) for k in self._hyperparams}
+            )
         )
         self._synced.append({k: group[k] for k in self._hyperparams})
         self._static.append(self._static_options(group))
 
     def _static_options(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in group.items() if k != "params" and k not in self._hyperparams}
+        return {
+            k: v
+            for k, v in group.items()
+            if k != "params" and k not in self._hyperparams and k not in NO_OP_OPTIONS
+        }
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate a group's hyperparameters; subclasses raise ValueError like torch."""
@@ -157,10 +248,11 @@ class Optimizer:
             raise ValueError(f"Invalid learning rate: {lr}")
 
     def _make_transform(self, group: dict[str, Any]) -> optax.GradientTransformation:
-        options = {k: v for k, v in group.items() if k != "params"}
-        return optax.inject_hyperparams(type(self)._transform_factory, static_args=tuple(
-            k for k in options if k not in self._hyperparams
-        ))(**options)
+        options = {k: v for k, v in group.items() if k != "params" and k not in NO_OP_OPTIONS}
+        return optax.inject_hyperparams(
+            type(self)._transform_factory,
+            static_args=tuple(k for k in options if k not in self._hyperparams),
+        )(**options)
 
     # ------------------------------------------------------------------ jit protocol
 
@@ -178,8 +270,14 @@ class Optimizer:
         for gi, group in enumerate(self.param_groups):
             static = self._static_options(group)
             if static != self._static[gi]:
+                old_group = {**self._static[gi], **self._synced[gi], "params": group["params"]}
+                torch_states = [
+                    self._torch_entry(gi, pi, old_group) for pi in range(len(group["params"]))
+                ]
                 self._transforms[gi] = self._make_transform(group)
                 self._static[gi] = static
+                for pi, entry in enumerate(torch_states):
+                    self._set_param_state(gi, pi, entry, f"parameter {pi} of group {gi}")
                 self._node.version += 1
                 _bump_epoch()
         for group, synced, arrays in zip(self.param_groups, self._synced, self._node.hparams):
@@ -245,3 +343,159 @@ class Optimizer:
                 param.set_value(optax.apply_updates(value, updates))
                 _assign(state_vars.tree, state)
         return None
+
+    # ------------------------------------------------------------------ torch-format state
+
+    def _state_to_torch(self, state: NamedTuple, group: dict[str, Any]) -> dict[str, Any] | None:
+        """torch's per-parameter state for one NamedTuple state; None where torch has none yet."""
+        fields = state._asdict()
+        if "step" in fields and int(fields["step"]) == 0:
+            return None
+        entry: dict[str, Any] = {}
+        for key, value in fields.items():
+            if value is None:
+                continue
+            if key == "step":
+                value = (
+                    int(value) if self._torch_step_type is int else jnp.asarray(value, jnp.float32)
+                )
+            entry[key] = value
+        return entry
+
+    def _state_from_torch(
+        self, entry: dict[str, Any], template: NamedTuple, group: dict[str, Any]
+    ) -> NamedTuple:
+        """The NamedTuple for torch's per-parameter `entry`; `template` is a fresh initial state."""
+        values = {}
+        for key, init in template._asdict().items():
+            if init is None or key not in entry:
+                continue
+            value = _to_array(entry[key])
+            values[key] = value.astype(jnp.asarray(init).dtype)
+        return template._replace(**values)
+
+    def _setstate_group(self, group: dict[str, Any]) -> None:
+        """Complete a group loaded from a state_dict (torch's `__setstate__` defaults)."""
+        for key, default in self.defaults.items():
+            group.setdefault(key, default)
+
+    def _torch_entry(self, gi: int, pi: int, group: dict[str, Any]) -> dict[str, Any] | None:
+        inject_state = _values(self._node.states[gi][pi].tree)
+        return self._state_to_torch(inject_state.inner_state, group)
+
+    def _set_param_state(self, gi: int, pi: int, entry: dict[str, Any] | None, where: str) -> None:
+        """Replace one parameter's state with torch's `entry` (None: a fresh initial state)."""
+        group = self.param_groups[gi]
+        value = group["params"][pi].get_value()
+        fresh = self._transforms[gi].init(value)
+        inner = fresh.inner_state
+        if entry is not None:
+            inner = self._state_from_torch(entry, fresh.inner_state, group)
+            for key, (new, init) in zip(inner._fields, zip(inner, fresh.inner_state, strict=True)):
+                new_shapes = [jnp.shape(x) for x in jax.tree.leaves(new)]
+                init_shapes = [jnp.shape(x) for x in jax.tree.leaves(init)]
+                if new_shapes != init_shapes:
+                    raise ValueError(
+                        f"load_state_dict: state '{key}' of {where} has shape "
+                        f"{new_shapes[0] if len(new_shapes) == 1 else new_shapes}, expected "
+                        f"{init_shapes[0] if len(init_shapes) == 1 else init_shapes} "
+                        f"(parameter shape {tuple(value.shape)})"
+                    )
+        count = getattr(inner, "step", fresh.count)
+        state = fresh._replace(count=jnp.asarray(count, fresh.count.dtype), inner_state=inner)
+        self._node.states[gi][pi] = _ParamState(state)
+
+    @property
+    def state(self) -> _StateView:
+        """torch's per-parameter view: `{param: {'step': ..., 'exp_avg': ...}}` (read-only)."""
+        items = []
+        for gi, group in enumerate(self.param_groups):
+            for pi, param in enumerate(group["params"]):
+                entry = self._torch_entry(gi, pi, group)
+                if entry is not None:
+                    items.append((param, entry))
+        return _StateView(items)
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch's format: `{'state': {index: {...}}, 'param_groups': [{..., 'params': [...]}]}`.
+
+        Parameters are numbered across groups in order; state arrays are jax arrays (torch
+        tensors after `torch.as_tensor(np.asarray(x))`).
+        """
+        state: dict[int, dict[str, Any]] = {}
+        groups = []
+        index = 0
+        for gi, group in enumerate(self.param_groups):
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = list(range(index, index + len(group["params"])))
+            groups.append(packed)
+            for pi in range(len(group["params"])):
+                entry = self._torch_entry(gi, pi, group)
+                if entry is not None:
+                    state[index + pi] = entry
+            index += len(group["params"])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state_dict in torch's format (from `state_dict()` or from torch itself).
+
+        Hyperparameters come from the loaded groups, as in torch; tensors may be torch tensors,
+        numpy or jax arrays. Raises ValueError naming the group or parameter that does not match.
+        """
+        if not isinstance(state_dict, dict) or "param_groups" not in state_dict:
+            raise ValueError(
+                "load_state_dict: expected a dict with 'state' and 'param_groups', got "
+                f"{type(state_dict).__name__}"
+            )
+        saved_groups = state_dict["param_groups"]
+        saved_state = state_dict.get("state", {})
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups, but the optimizer "
+                f"has {len(self.param_groups)}"
+            )
+        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"loaded state dict contains a parameter group that doesn't match the size of "
+                    f"optimizer's group: group {gi} has {len(saved['params'])} parameters in the "
+                    f"state dict and {len(group['params'])} in the optimizer"
+                )
+        new_groups = []
+        for saved, group in zip(saved_groups, self.param_groups):
+            new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new_group.pop("param_names", None)
+            new_group["params"] = group["params"]
+            self._setstate_group(new_group)
+            new_groups.append(new_group)
+        backup = (
+            list(self.param_groups),
+            list(self._transforms),
+            [dict(s) for s in self._static],
+            [list(states) for states in self._node.states],
+        )
+        retrace = False
+        try:
+            for gi, (saved, new_group) in enumerate(zip(saved_groups, new_groups)):
+                self.param_groups[gi] = new_group
+                static = self._static_options(new_group)
+                if static != self._static[gi]:
+                    self._transforms[gi] = self._make_transform(new_group)
+                    self._static[gi] = static
+                    retrace = True
+                for pi, key in enumerate(saved["params"]):
+                    entry = saved_state.get(key)
+                    self._set_param_state(gi, pi, entry, f"parameter {key} (group {gi})")
+        except Exception:
+            groups, transforms, static, states = backup
+            self.param_groups[:] = groups
+            self._transforms[:] = transforms
+            self._static[:] = static
+            for gi, group_states in enumerate(states):
+                for pi, st in enumerate(group_states):
+                    self._node.states[gi][pi] = st
+            raise
+        if retrace:
+            self._node.version += 1
+        _bump_epoch()  # the state variables were replaced
+        self._jtorch_before_jit()

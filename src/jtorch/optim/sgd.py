@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtorch.optim.optimizer import Optimizer
+from jtorch.optim.optimizer import Optimizer, _lr_at, _to_array
 
 __all__ = ["sgd", "SGD", "SGDState"]
 
@@ -29,6 +29,9 @@ def sgd(
     nesterov: bool = False,
     *,
     maximize: bool = False,
+    foreach: bool | None = None,
+    differentiable: bool = False,
+    fused: bool | None = None,
 ) -> optax.GradientTransformation:
     """torch.optim.SGD as an optax transformation (updates are the deltas to add to params).
 
@@ -36,6 +39,7 @@ def sgd(
     p ← p − lr·d.
     Differs from optax.sgd: the buffer starts at the first gradient (optax starts at zero, which
     differs when dampening ≠ 0) and weight decay is added to the gradient as torch does.
+    `foreach`, `differentiable`, `fused` are accepted and ignored (torch kernel choices).
     """
     if nesterov and isinstance(momentum, (int, float)) and (momentum <= 0 or dampening != 0):
         raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -60,7 +64,7 @@ def sgd(
             d = jax.tree.map(lambda g, b: g + momentum * b, d, buf)
         else:
             d = jax.tree.map(lambda g, b: jnp.where(momentum != 0, b, g), d, buf)
-        step_lr = lr(state.step) if callable(lr) else lr
+        step_lr = _lr_at(lr, state.step)
         updates = jax.tree.map(lambda g: -step_lr * g, d)
         return updates, SGDState(step=state.step + 1, momentum_buffer=buf)
 
@@ -68,7 +72,10 @@ def sgd(
 
 
 class SGD(Optimizer):
-    """torch.optim.SGD: `SGD(model.parameters(), lr=0.01, momentum=0.9)`."""
+    """torch.optim.SGD: `SGD(model.parameters(), lr=0.01, momentum=0.9)`.
+
+    State: `momentum_buffer` once a momentum step has run (torch keeps none without momentum).
+    """
 
     _transform_factory = staticmethod(sgd)
     _hyperparams = ("lr", "momentum", "dampening", "weight_decay")
@@ -96,7 +103,29 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(
-            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov, maximize=maximize,
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
         )
         super().__init__(params, defaults)
+
+    def _state_to_torch(self, state: SGDState, group: dict[str, Any]) -> dict[str, Any] | None:
+        # torch keeps no state without momentum, and creates the buffer at the first step
+        if group["momentum"] == 0 or int(state.step) == 0:
+            return None
+        return {"momentum_buffer": state.momentum_buffer}
+
+    def _state_from_torch(
+        self, entry: dict[str, Any], template: SGDState, group: dict[str, Any]
+    ) -> SGDState:
+        buf = entry.get("momentum_buffer")
+        if buf is None:
+            return template
+        buf = _to_array(buf).astype(template.momentum_buffer.dtype)
+        return SGDState(step=jnp.ones([], jnp.int32), momentum_buffer=buf)
