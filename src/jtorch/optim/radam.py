@@ -1,3 +1,155 @@
-"""RAdam (torch.optim.RAdam)."""
+"""RAdam: Adam with variance rectification (torch.optim.RAdam)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jtorch.optim.optimizer import Optimizer
+
+__all__ = ["radam", "RAdam", "RAdamState"]
+
+
+class RAdamState(NamedTuple):
+    """torch's per-parameter state: `step`, `exp_avg`, `exp_avg_sq`."""
+
+    step: jax.Array
+    exp_avg: Any
+    exp_avg_sq: Any
+
+
+def _lr_at(lr: Any, count: jax.Array) -> Any:
+    """The learning rate of this update: a number, or an optax schedule of the step count."""
+    return lr(count) if callable(lr) else lr
+
+
+def _log(beta: Any) -> Any:
+    """log β in double precision when β is a Python number (β close to 1 loses digits in f32)."""
+    return math.log(beta) if isinstance(beta, (int, float)) else jnp.log(beta)
+
+
+def _one_minus_pow(beta: Any, t: jax.Array) -> jax.Array:
+    """1 − βᵗ without cancellation (torch computes it in double precision)."""
+    return -jnp.expm1(t * _log(beta))
+
+
+def _rho(beta2: Any, t: jax.Array) -> jax.Array:
+    """ρₜ = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ), written as K + (2/c)·(1 − x/(eˣ−1)) with c = −log β₂, x = tc, so
+    float32 keeps the digits torch gets in double (the two terms nearly cancel)."""
+    c = -_log(beta2)
+    k = 2 / (1 - beta2) - 2 / c - 1
+    x = t * c
+    series = x / 2 - x**2 / 12 + x**4 / 720 - x**6 / 30240 + x**8 / 1209600
+    xl = jnp.maximum(x, 0.1)
+    direct = 1 - xl * jnp.exp(-xl) / -jnp.expm1(-xl)
+    return k + (2 / c) * jnp.where(x < 0.1, series, direct)
+
+
+def _check_betas(betas: Any) -> None:
+    for i, beta in enumerate(betas):
+        if isinstance(beta, (int, float)) and not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def _check_nonneg(**values: Any) -> None:
+    labels = {"lr": "learning rate", "eps": "epsilon value"}
+    for name, value in values.items():
+        if isinstance(value, (int, float)) and not 0.0 <= value:
+            raise ValueError(f"Invalid {labels.get(name, name + ' value')}: {value}")
+
+
+def radam(
+    lr: float | optax.Schedule = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """torch.optim.RAdam as an optax transformation (updates are deltas to add to params).
+
+    m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  ρ∞ = 2/(1−β₂) − 1;  ρₜ = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ);
+    p ← p − lr·m̂·r·√(1−β₂ᵗ)/(√v + ε) when ρₜ > 5 (r the rectification term), else p − lr·m̂.
+    Weight decay is added to g, or with `decoupled_weight_decay` applied as p ← p(1 − lr·wd).
+    """
+    _check_betas(betas)
+    beta1, beta2 = betas
+
+    def init(params: Any) -> RAdamState:
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return RAdamState(jnp.zeros([], jnp.int32), zeros, jax.tree.map(jnp.zeros_like, params))
+
+    def update(grads: Any, state: RAdamState, params: Any = None):
+        if params is None:
+            raise ValueError("radam: update() needs `params` (for weight decay)")
+        step_lr = _lr_at(lr, state.step)
+        step = state.step + 1
+        t = step.astype(jnp.float32)
+        grads = jax.tree.map(lambda g: -g if maximize else g, grads)
+        if not decoupled_weight_decay:
+            grads = jax.tree.map(lambda g, p: g + weight_decay * p, grads, params)
+        exp_avg = jax.tree.map(lambda m, g: m + (1 - beta1) * (g - m), state.exp_avg, grads)
+        exp_avg_sq = jax.tree.map(
+            lambda v, g: v * beta2 + (1 - beta2) * g * g, state.exp_avg_sq, grads
+        )
+        bc1 = _one_minus_pow(beta1, t)
+        bc2 = _one_minus_pow(beta2, t)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = _rho(beta2, t)
+        rectify = rho_t > 5.0
+        rect_sq = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+        rect = jnp.sqrt(jnp.where(rectify, rect_sq, 1.0))
+
+        def delta(m, v, p):
+            adaptive = jnp.where(rectify, jnp.sqrt(bc2) / (jnp.sqrt(v) + eps) * rect, 1.0)
+            d = -((m / bc1) * step_lr * adaptive)
+            if decoupled_weight_decay:
+                d = d - step_lr * weight_decay * p
+            return d.astype(p.dtype)
+
+        updates = jax.tree.map(delta, exp_avg, exp_avg_sq, params)
+        return updates, RAdamState(step, exp_avg, exp_avg_sq)
+
+    return optax.GradientTransformation(init, update)
+
+
+class RAdam(Optimizer):
+    """torch.optim.RAdam: `RAdam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))`.
+
+    `foreach`, `capturable` and `differentiable` are accepted and ignored (no meaning under XLA).
+    """
+
+    _transform_factory = staticmethod(radam)
+    _hyperparams = ("lr", "eps", "weight_decay")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ):
+        _check_nonneg(lr=lr, eps=eps)
+        _check_betas(betas)
+        _check_nonneg(weight_decay=weight_decay)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)

@@ -1,3 +1,105 @@
 """RMSprop (torch.optim.RMSprop)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jtorch.optim.optimizer import Optimizer
+from jtorch.optim.radam import _check_nonneg, _lr_at
+
+__all__ = ["rmsprop", "RMSprop", "RMSpropState"]
+
+
+class RMSpropState(NamedTuple):
+    """torch's per-parameter state: `step`, `square_avg`, `momentum_buffer` (torch keeps it only
+    when momentum > 0; here it is always present and stays exact when momentum = 0) and
+    `grad_avg` (only with `centered`, else None)."""
+
+    step: jax.Array
+    square_avg: Any
+    momentum_buffer: Any
+    grad_avg: Any
+
+
+def rmsprop(
+    lr: float | optax.Schedule = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    *,
+    maximize: bool = False,
+) -> optax.GradientTransformation:
+    """torch.optim.RMSprop as an optax transformation (updates are deltas to add to params).
+
+    g ← ±g + wd·p;  v ← αv + (1−α)g²;  a = √(v − ḡ²) + ε with ḡ ← αḡ + (1−α)g (centered) or
+    √v + ε;  b ← μb + g/a;  p ← p − lr·b.
+    Differs from optax.rmsprop: ε is added outside the square root, and v starts at zero.
+    """
+
+    def init(params: Any) -> RMSpropState:
+        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+        return RMSpropState(
+            jnp.zeros([], jnp.int32), zeros(), zeros(), zeros() if centered else None
+        )
+
+    def update(grads: Any, state: RMSpropState, params: Any = None):
+        if params is None:
+            raise ValueError("rmsprop: update() needs `params` (for weight decay)")
+        step_lr = _lr_at(lr, state.step)
+        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        square_avg = jax.tree.map(
+            lambda v, g: v * alpha + (1 - alpha) * g * g, state.square_avg, grads
+        )
+        grad_avg = None
+        if centered:
+            grad_avg = jax.tree.map(lambda m, g: m + (1 - alpha) * (g - m), state.grad_avg, grads)
+            avg = jax.tree.map(lambda v, m: jnp.sqrt(v - m * m) + eps, square_avg, grad_avg)
+        else:
+            avg = jax.tree.map(lambda v: jnp.sqrt(v) + eps, square_avg)
+        buf = jax.tree.map(lambda b, g, a: momentum * b + g / a, state.momentum_buffer, grads, avg)
+        updates = jax.tree.map(lambda b, p: (-step_lr * b).astype(p.dtype), buf, params)
+        return updates, RMSpropState(state.step + 1, square_avg, buf, grad_avg)
+
+    return optax.GradientTransformation(init, update)
+
+
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop: `RMSprop(model.parameters(), lr=0.01, alpha=0.99)`.
+
+    `capturable`, `foreach` and `differentiable` are accepted and ignored (no meaning under XLA).
+    """
+
+    _transform_factory = staticmethod(rmsprop)
+    _hyperparams = ("lr", "alpha", "eps", "weight_decay", "momentum")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ):
+        _check_nonneg(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
