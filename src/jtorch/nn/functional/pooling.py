@@ -1,3 +1,363 @@
-"""Max, average, adaptive and power-average pooling in torch layouts."""
+"""Max, average, adaptive and power-average pooling in torch layouts.
 
-__all__: list[str] = []
+Max and average pooling lower to one `lax.reduce_window`. Two cases take a gather-free fallback
+that stacks the K strided views of the padded input (one per kernel offset, never per element):
+max pooling with dilation > 1 (JAX has no VJP for dilated max windows) and `return_indices=True`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jtorch.nn.functional._utils import _ntuple
+
+__all__ = [
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "lp_pool1d",
+    "lp_pool2d",
+]
+
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+def _batched(fn: str, input: Any, n: int) -> tuple[jax.Array, bool]:
+    x = jnp.asarray(input)
+    if x.ndim == n + 1:
+        return x[None], True
+    if x.ndim != n + 2:
+        raise ValueError(
+            f"{fn}: `input` must have shape {_LAYOUT[n]} ({n + 2}-D) or unbatched "
+            f"({n + 1}-D), got shape {tuple(x.shape)}"
+        )
+    return x, False
+
+
+def _geometry(
+    fn: str,
+    x: jax.Array,
+    n: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    max_pad: str,
+) -> tuple[tuple[int, ...], ...]:
+    """Normalise the arguments; return (k, s, p, d, out, extra right padding) per spatial axis."""
+    k = _ntuple(kernel_size, n, "kernel_size")
+    s = k if stride is None or stride == [] or stride == () else _ntuple(stride, n, "stride")
+    p = _ntuple(padding, n, "padding")
+    d = _ntuple(dilation, n, "dilation")
+    if any(v <= 0 for v in k + s + d):
+        raise ValueError(
+            f"{fn}: `kernel_size` {k}, `stride` {s} and `dilation` {d} must be positive"
+        )
+    for pi, ki, di in zip(p, k, d):
+        limit = (di * (ki - 1) + 1) / 2 if max_pad == "effective" else ki / 2
+        if pi < 0 or pi > limit:
+            raise ValueError(
+                f"{fn}: `padding`={p} must be non-negative and at most half of the "
+                f"{'effective ' if max_pad == 'effective' else ''}kernel size {k}"
+            )
+    outs, extras = [], []
+    for size, ki, si, pi, di in zip(x.shape[2:], k, s, p, d):
+        span = size + 2 * pi - di * (ki - 1) - 1
+        out = (span + (si - 1 if ceil_mode else 0)) // si + 1
+        if ceil_mode and (out - 1) * si >= size + pi:
+            out -= 1
+        if out <= 0:
+            raise ValueError(
+                f"{fn}: input of shape {tuple(x.shape)} is too small for kernel_size={k}, "
+                f"stride={s}, padding={p}, dilation={d} (output size {out} per axis)"
+            )
+        outs.append(out)
+        extras.append(max(0, (out - 1) * si + di * (ki - 1) + 1 - (size + 2 * pi)))
+    return k, s, p, d, tuple(outs), tuple(extras)
+
+
+def _window_views(
+    x: jax.Array, k, s, p, d, outs, extras, fill: float
+) -> tuple[jax.Array, np.ndarray]:
+    """The K = Πk strided views of the padded input, stacked: (K, N, C, *out); and for each view
+    the flat input index (row-major over the spatial axes) of every output position: (K, *out)."""
+    n = len(k)
+    xp = lax.pad(
+        x,
+        jnp.asarray(fill, x.dtype),
+        [(0, 0, 0)] * 2 + [(pi, pi + e, 0) for pi, e in zip(p, extras)],
+    )
+    sizes = x.shape[2:]
+    flat_strides = [math.prod(sizes[i + 1 :]) for i in range(n)]
+    views, flat = [], []
+    for offs in itertools.product(*(range(ki) for ki in k)):
+        start = tuple(o * di for o, di in zip(offs, d))
+        limit = tuple(st + (o - 1) * si + 1 for st, o, si in zip(start, outs, s))
+        views.append(lax.slice(xp, (0, 0) + start, x.shape[:2] + limit, (1, 1) + s))
+        coords = np.ix_(*[np.arange(o) * si - pi + st for o, si, pi, st in zip(outs, s, p, start)])
+        flat.append(sum(c * fs for c, fs in zip(coords, flat_strides)))
+    return jnp.stack(views), np.stack([np.broadcast_to(f, outs) for f in flat])
+
+
+def _max_pool(
+    fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+) -> Any:
+    x, unbatched = _batched(fn, input, n)
+    k, s, p, d, outs, extras = _geometry(
+        fn, x, n, kernel_size, stride, padding, dilation, ceil_mode, "effective"
+    )
+    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
+    if return_indices or any(di != 1 for di in d):
+        views, flat = _window_views(x, k, s, p, d, outs, extras, lowest)
+        arg = jnp.argmax(views, axis=0)[None]  # first maximum, as torch
+        y = jnp.take_along_axis(views, arg, axis=0)[0]
+        if unbatched:
+            y = y[0]
+        if not return_indices:
+            return y
+        table = jnp.broadcast_to(jnp.asarray(flat)[:, None, None], views.shape)
+        idx = jnp.take_along_axis(table, arg, axis=0)[0]
+        return y, (idx[0] if unbatched else idx)
+    y = lax.reduce_window(
+        x,
+        jnp.asarray(lowest, x.dtype),
+        lax.max,
+        (1, 1) + k,
+        (1, 1) + s,
+        [(0, 0)] * 2 + [(pi, pi + e) for pi, e in zip(p, extras)],
+    )
+    return y[0] if unbatched else y
+
+
+def max_pool1d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+) -> Any:
+    """Max over windows of (N, C, L): y[l] = max_k x[s·l − p + d·k] (torch max_pool1d).
+
+    Padding counts as −∞. With `return_indices=True` also returns the flat input index of each max.
+    """
+    return _max_pool(
+        "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+) -> Any:
+    """Max over kH×kW windows of (N, C, H, W); stride defaults to kernel_size (torch max_pool2d).
+
+    With `return_indices=True` also returns, per output, the flat index h·W + w of its maximum.
+    """
+    return _max_pool(
+        "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def max_pool3d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+) -> Any:
+    """Max over kD×kH×kW windows of (N, C, D, H, W) (torch max_pool3d)."""
+    return _max_pool(
+        "max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def _avg_divisor(sizes, k, s, p, outs, count_include_pad: bool) -> np.ndarray:
+    """Per-output window sizes as torch counts them: clipped to [−p, L+p) or to [0, L)."""
+    counts = []
+    for size, ki, si, pi, o in zip(sizes, k, s, p, outs):
+        start = np.arange(o) * si - pi
+        end = np.minimum(start + ki, size + pi)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        counts.append(end - start)
+    return math.prod(np.ix_(*counts)) if len(counts) > 1 else counts[0]
+
+
+def _avg_pool(
+    fn, n, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+) -> jax.Array:
+    x, unbatched = _batched(fn, input, n)
+    k, s, p, _, outs, extras = _geometry(
+        fn, x, n, kernel_size, stride, padding, 1, ceil_mode, "kernel"
+    )
+    total = lax.reduce_window(
+        x,
+        jnp.asarray(0, x.dtype),
+        lax.add,
+        (1, 1) + k,
+        (1, 1) + s,
+        [(0, 0)] * 2 + [(pi, pi + e) for pi, e in zip(p, extras)],
+    )
+    if divisor_override:
+        y = total / jnp.asarray(divisor_override, x.dtype)
+    else:
+        divisor = _avg_divisor(x.shape[2:], k, s, p, outs, count_include_pad)
+        y = total / jnp.asarray(divisor, x.dtype)
+    return y[0] if unbatched else y
+
+
+def avg_pool1d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+) -> jax.Array:
+    """Mean over windows of (N, C, L); the divisor counts padding iff `count_include_pad`."""
+    return _avg_pool(
+        "avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None
+    )
+
+
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+) -> jax.Array:
+    """Σ window / divisor over (N, C, H, W): divisor = `divisor_override`, else the window size
+    (clipped to the padded input, or to the input when `count_include_pad=False`)."""
+    return _avg_pool(
+        "avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+        divisor_override,
+    )  # fmt: skip
+
+
+def avg_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+) -> jax.Array:
+    """Mean over kD×kH×kW windows of (N, C, D, H, W) (torch avg_pool3d)."""
+    return _avg_pool(
+        "avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+        divisor_override,
+    )  # fmt: skip
+
+
+def _output_sizes(fn: str, x: jax.Array, n: int, output_size: Any) -> tuple[int, ...]:
+    outs = _ntuple(output_size, n, "output_size")
+    outs = tuple(size if o is None else int(o) for o, size in zip(outs, x.shape[2:]))
+    if any(o <= 0 for o in outs):
+        raise ValueError(f"{fn}: `output_size` must be positive, got {output_size!r}")
+    return outs
+
+
+def _bin_mask(size: int, out: int) -> np.ndarray:
+    """(out, size) membership of torch's adaptive bins [⌊i·L/O⌋, ⌈(i+1)·L/O⌉)."""
+    i = np.arange(out)
+    start = (i * size) // out
+    end = -((-(i + 1) * size) // out)
+    j = np.arange(size)
+    return (j >= start[:, None]) & (j < end[:, None])
+
+
+def _adaptive_avg(fn: str, n: int, input: Any, output_size: Any) -> jax.Array:
+    x, unbatched = _batched(fn, input, n)
+    outs = _output_sizes(fn, x, n, output_size)
+    sizes = x.shape[2:]
+    if all(size % o == 0 for size, o in zip(sizes, outs)):  # equal bins: one reduce_window
+        k = tuple(size // o for size, o in zip(sizes, outs))
+        y = lax.reduce_window(x, jnp.asarray(0, x.dtype), lax.add, (1, 1) + k, (1, 1) + k, "VALID")
+        y = y / jnp.asarray(math.prod(k), x.dtype)
+    else:  # uneven bins: one averaging matrix per axis
+        y = x
+        for axis, (size, o) in enumerate(zip(sizes, outs), start=2):
+            mask = _bin_mask(size, o)
+            weights = jnp.asarray(mask / mask.sum(1, keepdims=True), x.dtype)  # (O, L)
+            y = jnp.moveaxis(jnp.tensordot(y, weights, axes=[[axis], [1]]), -1, axis)
+    return y[0] if unbatched else y
+
+
+def adaptive_avg_pool1d(input: Any, output_size: Any) -> jax.Array:
+    """Mean over O bins of (N, C, L), bin i = [⌊i·L/O⌋, ⌈(i+1)·L/O⌉) (torch adaptive_avg_pool1d)."""
+    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> jax.Array:
+    """Mean over torch's adaptive bins of (N, C, H, W); an output size of None keeps that axis."""
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def adaptive_avg_pool3d(input: Any, output_size: Any) -> jax.Array:
+    """Mean over torch's adaptive bins of (N, C, D, H, W)."""
+    return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)
+
+
+def _adaptive_max(fn: str, n: int, input: Any, output_size: Any, return_indices: bool) -> Any:
+    x, unbatched = _batched(fn, input, n)
+    outs = _output_sizes(fn, x, n, output_size)
+    sizes = x.shape[2:]
+    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
+    # one axis at a time, last first: keep the first maximum and its flat input index
+    y, idx = x, jnp.zeros(x.shape, jnp.int32)
+    for axis in reversed(range(2, n + 2)):
+        size, o = sizes[axis - 2], outs[axis - 2]
+        mask = jnp.asarray(_bin_mask(size, o))  # (O, L)
+        ym, im = jnp.moveaxis(y, axis, -1), jnp.moveaxis(idx, axis, -1)  # (..., L)
+        arg = jnp.argmax(jnp.where(mask, ym[..., None, :], lowest), axis=-1)  # (..., O)
+        y = jnp.moveaxis(jnp.take_along_axis(ym, arg, axis=-1), -1, axis)
+        flat = jnp.take_along_axis(im, arg, axis=-1) + arg * math.prod(sizes[axis - 1 :])
+        idx = jnp.moveaxis(flat, -1, axis)
+    if unbatched:
+        y, idx = y[0], idx[0]
+    return (y, idx) if return_indices else y
+
+
+def adaptive_max_pool1d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over torch's adaptive bins of (N, C, L) (torch adaptive_max_pool1d)."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over torch's adaptive bins [⌊i·H/O⌋, ⌈(i+1)·H/O⌉) × (same for W) of (N, C, H, W)."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input: Any, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over torch's adaptive bins of (N, C, D, H, W)."""
+    return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+def _lp_pool(fn, n, pool, input, norm_type, kernel_size, stride, ceil_mode) -> jax.Array:
+    x = jnp.asarray(input)
+    k = _ntuple(kernel_size, n, "kernel_size")
+    if norm_type == float("inf"):
+        return pool(jnp.abs(x), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -pool(-jnp.abs(x), kernel_size, stride, 0, 1, ceil_mode)
+    avg = avg_pool1d if n == 1 else avg_pool2d
+    power = int(norm_type) if float(norm_type).is_integer() else norm_type  # x^2 of x < 0 is fine
+    out = avg(x**power, kernel_size, stride, 0, ceil_mode)
+    return (jnp.sign(out) * jax.nn.relu(jnp.abs(out)) * math.prod(k)) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> jax.Array:
+    """Power-average pooling (Σ_window x^p)^(1/p) over (N, C, L) (torch lp_pool1d)."""
+    return _lp_pool("lp_pool1d", 1, max_pool1d, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> jax.Array:
+    """Power-average pooling (Σ_window x^p)^(1/p) over (N, C, H, W) (torch lp_pool2d)."""
+    return _lp_pool("lp_pool2d", 2, max_pool2d, input, norm_type, kernel_size, stride, ceil_mode)
