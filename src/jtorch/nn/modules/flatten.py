@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -9,7 +10,7 @@ import jax.numpy as jnp
 
 from jtorch.nn.module import Module
 
-__all__ = ["Flatten"]
+__all__ = ["Flatten", "Unflatten"]
 
 
 class Flatten(Module):
@@ -34,3 +35,39 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split axis `dim` into `unflattened_size` (torch.nn.Unflatten; one entry may be -1)."""
+
+    def __init__(self, dim: int, unflattened_size: Any):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+            isinstance(s, int) for s in unflattened_size
+        ):
+            raise TypeError(
+                f"Unflatten: `unflattened_size` must be a tuple of ints, got {unflattened_size!r}"
+            )
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, input: Any) -> jax.Array:
+        x = jnp.asarray(input)
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(
+                f"Unflatten: `dim`={self.dim} is out of range for input of shape {tuple(x.shape)}"
+            )
+        dim = self.dim % x.ndim
+        sizes = tuple(self.unflattened_size)
+        known = math.prod(s for s in sizes if s != -1)
+        if sizes.count(-1) > 1 or (
+            known != x.shape[dim] if -1 not in sizes else known == 0 or x.shape[dim] % known
+        ):
+            raise ValueError(
+                f"Unflatten: `unflattened_size`={self.unflattened_size} does not match size "
+                f"{x.shape[dim]} of axis {self.dim} of input with shape {tuple(x.shape)}"
+            )
+        return x.reshape(*x.shape[:dim], *sizes, *x.shape[dim + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -14,7 +14,7 @@ from jtorch.nn import functional as F
 from jtorch.nn import init
 from jtorch.nn.module import Module, Parameter
 
-__all__ = ["Identity", "Linear"]
+__all__ = ["Identity", "Linear", "Bilinear"]
 
 
 class Identity(Module):
@@ -75,4 +75,45 @@ class Linear(Module):
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
+        )
+
+
+class Bilinear(Module):
+    """y = x1ᵀ·W·x2 + b (torch.nn.Bilinear); weight (out, in1, in2), all values U(±1/√in1)."""
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        dtype = jnp.float32 if dtype is None else dtype
+        bound = 1 / math.sqrt(in1_features) if in1_features > 0 else 0.0
+        shape = (out_features, in1_features, in2_features)
+        self.weight = Parameter(init.uniform(_random.next_key(rngs), shape, -bound, bound, dtype))
+        if bias:
+            self.bias = Parameter(
+                init.uniform(_random.next_key(rngs), (out_features,), -bound, bound, dtype)
+            )
+        else:
+            self.register_parameter("bias", None)
+        if device is not None:
+            self.to(device)
+
+    def forward(self, input1: Any, input2: Any) -> jax.Array:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
         )
