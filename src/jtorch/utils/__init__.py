@@ -1,0 +1,5 @@
+"""jtorch.utils: `data` (datasets, samplers, DataLoader)."""
+
+from jtorch.utils import data
+
+__all__ = ["data"]
