@@ -1,3 +1,113 @@
 """Adadelta (torch.optim.Adadelta)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jtorch.optim.optimizer import Optimizer, _lr_at
+
+__all__ = ["adadelta", "Adadelta", "AdadeltaState"]
+
+
+class AdadeltaState(NamedTuple):
+    """torch's Adadelta state: `step` (int32 here, a float tensor in torch), `square_avg`,
+    `acc_delta`."""
+
+    step: jax.Array
+    square_avg: Any
+    acc_delta: Any
+
+
+def _check_adadelta_args(lr, rho, eps, weight_decay) -> None:
+    if isinstance(lr, (int, float)) and not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if isinstance(rho, (int, float)) and not 0.0 <= rho <= 1.0:
+        raise ValueError(f"Invalid rho value: {rho}")
+    if isinstance(eps, (int, float)) and not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if isinstance(weight_decay, (int, float)) and not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def adadelta(
+    lr: float | optax.Schedule = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    foreach: bool | None = None,
+    *,
+    capturable: bool = False,
+    maximize: bool = False,
+    differentiable: bool = False,
+) -> optax.GradientTransformation:
+    """torch.optim.Adadelta as an optax transformation (updates are the deltas to add to params).
+
+    g = ±g + wd·p;  v = ρv + (1−ρ)g²;  δ = √(a + ε)/√(v + ε) · g;  a = ρa + (1−ρ)δ²;  p ← p − lr·δ.
+    `foreach`, `capturable`, `differentiable` are accepted and ignored.
+    """
+    _check_adadelta_args(lr if not callable(lr) else 0.0, rho, eps, weight_decay)
+
+    def init(params: Any) -> AdadeltaState:
+        return AdadeltaState(
+            step=jnp.zeros([], jnp.int32),
+            square_avg=jax.tree.map(jnp.zeros_like, params),
+            acc_delta=jax.tree.map(jnp.zeros_like, params),
+        )
+
+    def update(grads: Any, state: AdadeltaState, params: Any = None):
+        if params is None:
+            raise ValueError("adadelta: update() needs `params` (for weight decay)")
+        step_lr = _lr_at(lr, state.step)
+        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        square_avg = jax.tree.map(lambda v, g: v * rho + (1 - rho) * g * g, state.square_avg, grads)
+        delta = jax.tree.map(
+            lambda a, v, g: jnp.sqrt(a + eps) / jnp.sqrt(v + eps) * g,
+            state.acc_delta,
+            square_avg,
+            grads,
+        )
+        acc_delta = jax.tree.map(lambda a, d: a * rho + (1 - rho) * d * d, state.acc_delta, delta)
+        updates = jax.tree.map(lambda d: -step_lr * d, delta)
+        return updates, AdadeltaState(state.step + 1, square_avg, acc_delta)
+
+    return optax.GradientTransformation(init, update)
+
+
+class Adadelta(Optimizer):
+    """torch.optim.Adadelta: `Adadelta(model.parameters(), lr=1.0, rho=0.9)`.
+
+    State per parameter: `step`, `square_avg`, `acc_delta`.
+    """
+
+    _transform_factory = staticmethod(adadelta)
+    _hyperparams = ("lr", "rho", "eps", "weight_decay")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        *,
+        capturable: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ):
+        _check_adadelta_args(lr, rho, eps, weight_decay)
+        defaults = dict(
+            lr=lr,
+            rho=rho,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            capturable=capturable,
+            foreach=foreach,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)

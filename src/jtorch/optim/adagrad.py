@@ -1,3 +1,118 @@
-"""Adagrad (torch.optim.Adagrad)."""
+"""Adagrad with torch's lr decay, initial accumulator and weight decay (torch.optim.Adagrad)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jtorch.optim.optimizer import Optimizer, _lr_at
+
+__all__ = ["adagrad", "Adagrad", "AdagradState"]
+
+
+class AdagradState(NamedTuple):
+    """torch's Adagrad state: `step` (int32 here, a float tensor in torch) and `sum`."""
+
+    step: jax.Array
+    sum: Any
+
+
+def _check_adagrad_args(lr, lr_decay, weight_decay, initial_accumulator_value, eps) -> None:
+    checks = (
+        ("learning rate", lr),
+        ("lr_decay value", lr_decay),
+        ("weight_decay value", weight_decay),
+        ("initial_accumulator_value value", initial_accumulator_value),
+        ("epsilon value", eps),
+    )
+    for what, value in checks:
+        if isinstance(value, (int, float)) and not 0.0 <= value:
+            raise ValueError(f"Invalid {what}: {value}")
+
+
+def adagrad(
+    lr: float | optax.Schedule = 1e-2,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    initial_accumulator_value: float = 0.0,
+    eps: float = 1e-10,
+    foreach: bool | None = None,
+    *,
+    maximize: bool = False,
+    differentiable: bool = False,
+    fused: bool | None = None,
+) -> optax.GradientTransformation:
+    """torch.optim.Adagrad as an optax transformation (updates are the deltas to add to params).
+
+    g = ±g + wd·p;  s = s + g²;  p ← p − lr/(1 + (t−1)·lr_decay) · g/(√s + ε).
+    Differs from optax.adagrad: ε is added after the square root and the accumulator starts at
+    `initial_accumulator_value` (optax: √(s + ε), starting at 0.1).
+    `foreach`, `differentiable`, `fused` are accepted and ignored.
+    """
+    _check_adagrad_args(
+        lr if not callable(lr) else 0.0, lr_decay, weight_decay, initial_accumulator_value, eps
+    )
+
+    def init(params: Any) -> AdagradState:
+        return AdagradState(
+            step=jnp.zeros([], jnp.int32),
+            sum=jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params),
+        )
+
+    def update(grads: Any, state: AdagradState, params: Any = None):
+        if params is None:
+            raise ValueError("adagrad: update() needs `params` (for weight decay)")
+        step = state.step + 1
+        step_lr = _lr_at(lr, state.step)
+        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        clr = step_lr / (1 + (step - 1).astype(jnp.float32) * lr_decay)
+        total = jax.tree.map(lambda s, g: s + g * g, state.sum, grads)
+        updates = jax.tree.map(lambda g, s: -clr * (g / (jnp.sqrt(s) + eps)), grads, total)
+        return updates, AdagradState(step, total)
+
+    return optax.GradientTransformation(init, update)
+
+
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad: `Adagrad(model.parameters(), lr=1e-2)`.
+
+    State per parameter: `step`, `sum`; like torch it exists from construction (step 0).
+    """
+
+    _transform_factory = staticmethod(adagrad)
+    _hyperparams = ("lr", "lr_decay", "weight_decay", "eps")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ):
+        _check_adagrad_args(lr, lr_decay, weight_decay, initial_accumulator_value, eps)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            fused=fused,
+        )
+        super().__init__(params, defaults)
+
+    def _state_to_torch(self, state: AdagradState, group: dict[str, Any]) -> dict[str, Any]:
+        # torch creates Adagrad's state eagerly in __init__
+        return {"step": jnp.asarray(state.step, jnp.float32), "sum": state.sum}

@@ -1,3 +1,147 @@
-"""Adam (torch.optim.Adam)."""
+"""Adam with torch's L2 or decoupled weight decay, AMSGrad and maximize (torch.optim.Adam)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lerp, _lr_at
+
+__all__ = ["adam", "Adam", "AdamState"]
+
+
+class AdamState(NamedTuple):
+    """torch's Adam state: `step` (int32 here, a float tensor in torch), `exp_avg`, `exp_avg_sq`,
+    and `max_exp_avg_sq` (None unless amsgrad)."""
+
+    step: jax.Array
+    exp_avg: Any
+    exp_avg_sq: Any
+    max_exp_avg_sq: Any
+
+
+def _check_adam_args(lr: Any, betas: Any, eps: Any, weight_decay: Any) -> None:
+    """torch's Adam/AdamW/Adamax argument checks (numbers only; traced values pass)."""
+    if isinstance(lr, (int, float)) and not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if isinstance(eps, (int, float)) and not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    for i in (0, 1):
+        if isinstance(betas[i], (int, float)) and not 0.0 <= betas[i] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+    if isinstance(weight_decay, (int, float)) and not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def adam(
+    lr: float | optax.Schedule = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    *,
+    foreach: bool | None = None,
+    maximize: bool = False,
+    capturable: bool = False,
+    differentiable: bool = False,
+    fused: bool | None = None,
+    decoupled_weight_decay: bool = False,
+) -> optax.GradientTransformation:
+    """torch.optim.Adam as an optax transformation (updates are the deltas to add to params).
+
+    g = ±g (+ wd·p unless decoupled);  m = lerp(m, g, 1−β₁);  v = β₂v + (1−β₂)g²;
+    v̂ = max(v̂, v) with amsgrad;  p ← p·(1 − lr·wd if decoupled) − lr/(1−β₁ᵗ) · m/(√v/√(1−β₂ᵗ) + ε).
+    `betas` is static (a Python tuple); `foreach`, `capturable`, `differentiable`, `fused` are
+    accepted and ignored (torch kernel choices).
+    """
+    _check_adam_args(lr if not callable(lr) else 0.0, betas, eps, weight_decay)
+    beta1, beta2 = betas
+
+    def init(params: Any) -> AdamState:
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return AdamState(
+            step=jnp.zeros([], jnp.int32),
+            exp_avg=zeros,
+            exp_avg_sq=jax.tree.map(jnp.zeros_like, params),
+            max_exp_avg_sq=jax.tree.map(jnp.zeros_like, params) if amsgrad else None,
+        )
+
+    def update(grads: Any, state: AdamState, params: Any = None):
+        if params is None:
+            raise ValueError("adam: update() needs `params` (for weight decay)")
+        step = state.step + 1
+        step_lr = _lr_at(lr, state.step)
+        if maximize:
+            grads = jax.tree.map(jnp.negative, grads)
+        if not decoupled_weight_decay:
+            grads = jax.tree.map(lambda g, p: g + weight_decay * p, grads, params)
+        exp_avg = jax.tree.map(lambda m, g: _lerp(m, g, 1 - beta1), state.exp_avg, grads)
+        exp_avg_sq = jax.tree.map(
+            lambda v, g: v * beta2 + (1 - beta2) * g * g, state.exp_avg_sq, grads
+        )
+        if amsgrad:
+            max_sq = jax.tree.map(jnp.maximum, state.max_exp_avg_sq, exp_avg_sq)
+            second = max_sq
+        else:
+            max_sq = None
+            second = exp_avg_sq
+        step_size = step_lr / _bias_correction(beta1, step)
+        bc2_sqrt = jnp.sqrt(_bias_correction(beta2, step))
+
+        def new_delta(p, m, v):
+            adam_step = step_size * m / (jnp.sqrt(v) / bc2_sqrt + eps)
+            if decoupled_weight_decay:
+                return (p * (1 - step_lr * weight_decay) - adam_step) - p
+            return -adam_step
+
+        updates = jax.tree.map(new_delta, params, exp_avg, second)
+        return updates, AdamState(step, exp_avg, exp_avg_sq, max_sq)
+
+    return optax.GradientTransformation(init, update)
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam: `Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))`.
+
+    State per parameter: `step`, `exp_avg`, `exp_avg_sq` (+ `max_exp_avg_sq` with amsgrad).
+    """
+
+    _transform_factory = staticmethod(adam)
+    _hyperparams = ("lr", "eps", "weight_decay")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+    ):
+        _check_adam_args(lr, betas, eps, weight_decay)
+        if not all(isinstance(b, float) for b in betas):
+            raise ValueError("betas must be either both floats or both Tensors")
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults)

@@ -1,3 +1,102 @@
-"""Adamax (torch.optim.Adamax)."""
+"""Adamax: Adam with an infinity-norm second moment (torch.optim.Adamax)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jtorch.optim.adam import _check_adam_args
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lerp, _lr_at
+
+__all__ = ["adamax", "Adamax", "AdamaxState"]
+
+
+class AdamaxState(NamedTuple):
+    """torch's Adamax state: `step` (int32 here, a float tensor in torch), `exp_avg`, `exp_inf`."""
+
+    step: jax.Array
+    exp_avg: Any
+    exp_inf: Any
+
+
+def adamax(
+    lr: float | optax.Schedule = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    foreach: bool | None = None,
+    *,
+    maximize: bool = False,
+    differentiable: bool = False,
+    capturable: bool = False,
+) -> optax.GradientTransformation:
+    """torch.optim.Adamax as an optax transformation (updates are the deltas to add to params).
+
+    g = ±g + wd·p;  m = lerp(m, g, 1−β₁);  u = max(β₂·u, |g| + ε);  p ← p − lr/(1−β₁ᵗ) · m/u.
+    Differs from optax.adamax: ε is added to |g| inside the max (optax adds it to u afterwards).
+    `betas` is static; `foreach`, `differentiable`, `capturable` are accepted and ignored.
+    """
+    _check_adam_args(lr if not callable(lr) else 0.0, betas, eps, weight_decay)
+    beta1, beta2 = betas
+
+    def init(params: Any) -> AdamaxState:
+        return AdamaxState(
+            step=jnp.zeros([], jnp.int32),
+            exp_avg=jax.tree.map(jnp.zeros_like, params),
+            exp_inf=jax.tree.map(jnp.zeros_like, params),
+        )
+
+    def update(grads: Any, state: AdamaxState, params: Any = None):
+        if params is None:
+            raise ValueError("adamax: update() needs `params` (for weight decay)")
+        step = state.step + 1
+        step_lr = _lr_at(lr, state.step)
+        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        exp_avg = jax.tree.map(lambda m, g: _lerp(m, g, 1 - beta1), state.exp_avg, grads)
+        exp_inf = jax.tree.map(
+            lambda u, g: jnp.maximum(u * beta2, jnp.abs(g) + eps), state.exp_inf, grads
+        )
+        clr = step_lr / _bias_correction(beta1, step)
+        updates = jax.tree.map(lambda m, u: -clr * (m / u), exp_avg, exp_inf)
+        return updates, AdamaxState(step, exp_avg, exp_inf)
+
+    return optax.GradientTransformation(init, update)
+
+
+class Adamax(Optimizer):
+    """torch.optim.Adamax: `Adamax(model.parameters(), lr=2e-3)`.
+
+    State per parameter: `step`, `exp_avg`, `exp_inf`.
+    """
+
+    _transform_factory = staticmethod(adamax)
+    _hyperparams = ("lr", "eps", "weight_decay")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ):
+        _check_adam_args(lr, betas, eps, weight_decay)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
+        super().__init__(params, defaults)

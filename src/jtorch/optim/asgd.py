@@ -1,3 +1,116 @@
-"""ASGD: averaged SGD (torch.optim.ASGD)."""
+"""Averaged SGD (torch.optim.ASGD)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jtorch.optim.optimizer import Optimizer, _lr_at
+
+__all__ = ["asgd", "ASGD", "ASGDState"]
+
+
+class ASGDState(NamedTuple):
+    """torch's ASGD state: `step` (int32 here, a float tensor in torch), the step size `eta`, the
+    averaging rate `mu` and the averaged parameters `ax` (float32 scalars `eta`, `mu`)."""
+
+    step: jax.Array
+    eta: jax.Array
+    mu: jax.Array
+    ax: Any
+
+
+def _check_asgd_args(lr, weight_decay) -> None:
+    if isinstance(lr, (int, float)) and not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if isinstance(weight_decay, (int, float)) and not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def asgd(
+    lr: float | optax.Schedule = 1e-2,
+    lambd: float = 1e-4,
+    alpha: float = 0.75,
+    t0: float = 1e6,
+    weight_decay: float = 0.0,
+    foreach: bool | None = None,
+    maximize: bool = False,
+    differentiable: bool = False,
+    capturable: bool = False,
+) -> optax.GradientTransformation:
+    """torch.optim.ASGD as an optax transformation (updates are the deltas to add to params).
+
+    g = ±g + wd·p;  p ← p·(1 − λη) − η·g;  ax ← p if μ = 1 else ax + μ(p − ax);
+    then η = lr/(1 + λ·lr·t)^α and μ = 1/max(1, t − t0). η starts at lr (the first step's lr).
+    `foreach`, `differentiable`, `capturable` are accepted and ignored.
+    """
+    _check_asgd_args(lr if not callable(lr) else 0.0, weight_decay)
+
+    def init(params: Any) -> ASGDState:
+        return ASGDState(
+            step=jnp.zeros([], jnp.int32),
+            eta=jnp.zeros([], jnp.float32),  # set to lr at the first step, as torch's lazy init
+            mu=jnp.ones([], jnp.float32),
+            ax=jax.tree.map(jnp.zeros_like, params),
+        )
+
+    def update(grads: Any, state: ASGDState, params: Any = None):
+        if params is None:
+            raise ValueError("asgd: update() needs `params`")
+        step_lr = jnp.asarray(_lr_at(lr, state.step), jnp.float32)
+        eta = jnp.where(state.step == 0, step_lr, state.eta)
+        mu = state.mu
+        step = state.step + 1
+        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        new_params = jax.tree.map(lambda p, g: p * (1 - lambd * eta) - eta * g, params, grads)
+        ax = jax.tree.map(
+            lambda a, p: jnp.where(mu == 1, p, a + (p - a) * mu), state.ax, new_params
+        )
+        t = step.astype(jnp.float32)
+        new_eta = step_lr / (1 + lambd * step_lr * t) ** alpha
+        new_mu = 1 / jnp.maximum(1.0, t - t0)
+        updates = jax.tree.map(lambda n, p: n - p, new_params, params)
+        state = ASGDState(step, new_eta.astype(jnp.float32), new_mu.astype(jnp.float32), ax)
+        return updates, state
+
+    return optax.GradientTransformation(init, update)
+
+
+class ASGD(Optimizer):
+    """torch.optim.ASGD: `ASGD(model.parameters(), lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6)`.
+
+    State per parameter: `step`, `eta`, `mu`, `ax` (the running average of the parameters).
+    """
+
+    _transform_factory = staticmethod(asgd)
+    _hyperparams = ("lr", "lambd", "alpha", "t0", "weight_decay")
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        lambd: float = 1e-4,
+        alpha: float = 0.75,
+        t0: float = 1e6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ):
+        _check_asgd_args(lr, weight_decay)
+        defaults = dict(
+            lr=lr,
+            lambd=lambd,
+            alpha=alpha,
+            t0=t0,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
+        super().__init__(params, defaults)

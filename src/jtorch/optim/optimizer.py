@@ -95,7 +95,14 @@ class _ParamState(nnx.Pytree):
     """One parameter's optax state, its arrays held in `nnx.OptState` variables."""
 
     def __init__(self, tree: Any) -> None:
-        self.tree = nnx.data(jax.tree.map(lambda x: nnx.OptState(jnp.asarray(x)), tree))
+        self.tree = nnx.data(jax.tree.map(lambda x: nnx.OptState(_strong(x)), tree))
+
+
+def _strong(x: Any) -> jax.Array:
+    """`x` as an array without JAX's weak type, so the first compiled step sees the same types
+    as every later one (no retrace)."""
+    x = jnp.asarray(x)
+    return jnp.asarray(x, dtype=x.dtype)
 
 
 def _is_var(x: Any) -> bool:

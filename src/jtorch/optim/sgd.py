@@ -21,6 +21,23 @@ class SGDState(NamedTuple):
     momentum_buffer: Any
 
 
+def _check_sgd_args(lr, momentum, dampening, weight_decay, nesterov) -> None:
+    """torch's SGD argument checks (numbers only; traced values pass)."""
+    if isinstance(lr, (int, float)) and lr < 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if isinstance(momentum, (int, float)) and momentum < 0.0:
+        raise ValueError(f"Invalid momentum value: {momentum}")
+    if isinstance(weight_decay, (int, float)) and weight_decay < 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    if (
+        nesterov
+        and isinstance(momentum, (int, float))
+        and isinstance(dampening, (int, float))
+        and (momentum <= 0 or dampening != 0)
+    ):
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+
 def sgd(
     lr: float | optax.Schedule = 1e-3,
     momentum: float = 0.0,
@@ -41,8 +58,7 @@ def sgd(
     differs when dampening ≠ 0) and weight decay is added to the gradient as torch does.
     `foreach`, `differentiable`, `fused` are accepted and ignored (torch kernel choices).
     """
-    if nesterov and isinstance(momentum, (int, float)) and (momentum <= 0 or dampening != 0):
-        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+    _check_sgd_args(lr if not callable(lr) else 0.0, momentum, dampening, weight_decay, nesterov)
 
     # Numeric hyperparameters may arrive as traced arrays (optax.inject_hyperparams), so the
     # maths below never branches on their values in Python.
@@ -94,14 +110,7 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check_sgd_args(lr, momentum, dampening, weight_decay, nesterov)
         defaults = dict(
             lr=lr,
             momentum=momentum,

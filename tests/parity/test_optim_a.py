@@ -1,0 +1,372 @@
+"""Parity of SGD, ASGD, Adadelta, Adagrad, Adam, AdamW, Adamax, SparseAdam with torch.optim.
+
+Facade cases train a small jtorch ReLU MLP inside `jtorch.jit` and a copy of it in torch on the same
+random batches and compare every parameter after every step (float32, rtol 2e-5, atol 1e-6), then
+the state_dicts. Pure-form cases run the optax transformation on a raw pytree with random gradients
+against torch fed the same gradients (same tolerance). The no-op options (`foreach`, `fused`,
+`capturable`, `differentiable`) are given to jtorch only; torch runs its default CPU kernels.
+SparseAdam's torch gradients are the dense gradients' `.to_sparse()` (zero entries absent).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import jtorch  # noqa: E402
+from jtorch import nn, optim  # noqa: E402
+
+RTOL, ATOL = 2e-5, 1e-6
+STEPS = 25
+NO_OP = ("foreach", "fused", "capturable", "differentiable")
+
+CASES = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, maximize=True, foreach=True, fused=False)),
+    ("ASGD", dict(lr=0.05)),
+    (
+        "ASGD",
+        dict(lr=0.05, lambd=1e-2, alpha=0.6, t0=10, weight_decay=0.01, maximize=True, foreach=True),
+    ),
+    ("Adadelta", dict()),
+    (
+        "Adadelta",
+        dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1, maximize=True, capturable=True),
+    ),
+    ("Adagrad", dict(lr=0.05)),
+    (
+        "Adagrad",
+        dict(
+            lr=0.05,
+            lr_decay=0.01,
+            weight_decay=0.1,
+            initial_accumulator_value=0.1,
+            eps=1e-8,
+            maximize=True,
+            fused=None,
+            differentiable=False,
+        ),
+    ),
+    ("Adam", dict(lr=1e-2)),
+    ("Adam", dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True)),
+    (
+        "Adam",
+        dict(
+            lr=1e-2,
+            weight_decay=0.1,
+            decoupled_weight_decay=True,
+            maximize=True,
+            capturable=True,
+            differentiable=True,
+            foreach=False,
+        ),
+    ),
+    ("AdamW", dict(lr=1e-2)),
+    ("AdamW", dict(lr=1e-2, weight_decay=0.1, amsgrad=True, maximize=True, capturable=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=1e-2, betas=(0.5, 0.9), eps=1e-4, weight_decay=0.1, maximize=True)),
+    ("SparseAdam", dict(lr=1e-2)),
+    ("SparseAdam", dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6, maximize=True)),
+]
+PURE = {
+    "SGD": optim.sgd, "ASGD": optim.asgd, "Adadelta": optim.adadelta, "Adagrad": optim.adagrad,
+    "Adam": optim.adam, "AdamW": optim.adamw, "Adamax": optim.adamax,
+    "SparseAdam": optim.sparse_adam,
+}  # fmt: skip
+
+
+def _ids(case):
+    return case[0] + "-" + "-".join(f"{k}={v}" for k, v in case[1].items())
+
+
+def _torch_kwargs(kwargs):
+    return {k: v for k, v in kwargs.items() if k not in NO_OP}
+
+
+def _mlp_pair(seed=0):
+    jtorch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3))
+    ref = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in model.state_dict().items()})
+    return model, ref
+
+
+def _batches(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        (rng.standard_normal((8, 5), np.float32), rng.standard_normal((8, 3), np.float32))
+        for _ in range(n)
+    ]
+
+
+def _assert_params(model, ref, msg=""):
+    expected = ref.state_dict()
+    for name, value in model.state_dict().items():
+        np.testing.assert_allclose(
+            np.asarray(value), expected[name].numpy(), RTOL, ATOL, err_msg=f"{name} {msg}"
+        )
+
+
+def _make_step():
+    traces = []
+
+    @jtorch.jit
+    def train_step(model, optimizer, x, y):
+        traces.append(1)
+        loss, grads = jtorch.value_and_grad(lambda m: jnp.mean((m(x) - y) ** 2))(model)
+        optimizer.step(grads)
+        return loss
+
+    return train_step, traces
+
+
+def _torch_step(name, ref, ref_opt, x, y):
+    ref_opt.zero_grad()
+    torch.mean((ref(torch.tensor(x)) - torch.tensor(y)) ** 2).backward()
+    if name == "SparseAdam":
+        for p in ref.parameters():
+            p.grad = p.grad.to_sparse()
+    ref_opt.step()
+
+
+def _to_numpy(x):
+    return x.detach().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def _assert_state_dicts(ours, theirs, compare_groups=True):
+    assert sorted(ours["state"]) == sorted(theirs["state"])
+    for index, entry in theirs["state"].items():
+        mine = ours["state"][index]
+        assert sorted(mine) == sorted(entry), index
+        for key, value in entry.items():
+            if key == "step":
+                assert type(mine[key]) is type(value) or isinstance(value, torch.Tensor)
+                if isinstance(value, torch.Tensor):
+                    assert np.asarray(mine[key]).dtype == np.float32
+            np.testing.assert_allclose(
+                np.asarray(mine[key]), _to_numpy(value), RTOL, ATOL, err_msg=f"{index}/{key}"
+            )
+    assert len(ours["param_groups"]) == len(theirs["param_groups"])
+    for mine, group in zip(ours["param_groups"], theirs["param_groups"]):
+        assert sorted(mine) == sorted(group)
+        if compare_groups:
+            assert {k: v for k, v in mine.items() if k not in NO_OP} == {
+                k: v for k, v in group.items() if k not in NO_OP
+            }
+
+
+def _sd_to_torch(sd):
+    """jtorch's state_dict with every array turned into a torch tensor (as torch.save would)."""
+    state = {
+        i: {k: torch.tensor(np.asarray(v)) if hasattr(v, "shape") else v for k, v in entry.items()}
+        for i, entry in sd["state"].items()
+    }
+    return {"state": state, "param_groups": sd["param_groups"]}
+
+
+def _sd_to_numpy(sd):
+    state = {
+        i: {k: v.detach().numpy() if isinstance(v, torch.Tensor) else v for k, v in e.items()}
+        for i, e in sd["state"].items()
+    }
+    return {"state": state, "param_groups": sd["param_groups"]}
+
+
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[_ids(c) for c in CASES])
+def test_facade_matches_torch_on_mlp(name, kwargs):
+    model, ref = _mlp_pair()
+    optimizer = getattr(optim, name)(model.parameters(), **kwargs)
+    ref_opt = getattr(torch.optim, name)(ref.parameters(), **_torch_kwargs(kwargs))
+    train_step, traces = _make_step()
+    for i, (x, y) in enumerate(_batches(STEPS)):
+        train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y))
+        _torch_step(name, ref, ref_opt, x, y)
+        _assert_params(model, ref, f"step {i}")
+    assert len(traces) == 1
+    _assert_state_dicts(optimizer.state_dict(), ref_opt.state_dict())
+    assert optimizer.defaults.keys() == ref_opt.defaults.keys()
+
+
+def _pytree(rng):
+    return {
+        "w": rng.standard_normal((3, 4)).astype(np.float32),
+        "b": [rng.standard_normal(5).astype(np.float32), np.float32(rng.standard_normal())],
+    }
+
+
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[_ids(c) for c in CASES])
+def test_pure_form_matches_torch_on_pytree(name, kwargs):
+    rng = np.random.default_rng(1)
+    params = jax.tree.map(jnp.asarray, _pytree(rng))
+    leaves = [torch.tensor(np.array(x), requires_grad=True) for x in jax.tree.leaves(params)]
+    tx = PURE[name](**kwargs)
+    ref_opt = getattr(torch.optim, name)(leaves, **_torch_kwargs(kwargs))
+    update = jax.jit(tx.update)
+    state = tx.init(params)
+    for i in range(STEPS):
+        grads = _pytree(rng)
+        if name == "SparseAdam":  # zero entries are absent from torch's sparse gradient
+            grads = jax.tree.map(lambda g: np.where(rng.random(np.shape(g)) < 0.4, 0, g), grads)
+        updates, state = update(jax.tree.map(jnp.asarray, grads), state, params)
+        params = optax.apply_updates(params, updates)
+        for leaf, g in zip(leaves, jax.tree.leaves(grads)):
+            leaf.grad = torch.tensor(np.array(g, np.float32))
+            if name == "SparseAdam":
+                leaf.grad = leaf.grad.to_sparse()
+        ref_opt.step()
+        for mine, theirs in zip(jax.tree.leaves(params), leaves):
+            np.testing.assert_allclose(mine, theirs.detach().numpy(), RTOL, ATOL, f"step {i}")
+
+
+SCHEDULE_CASES = [
+    ("SGD", dict(momentum=0.9)),
+    ("ASGD", dict(lambd=1e-2)),
+    ("Adagrad", dict(lr_decay=0.1)),
+    ("Adam", dict(amsgrad=True)),
+    ("Adamax", dict()),
+    ("Adadelta", dict()),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", SCHEDULE_CASES, ids=[_ids(c) for c in SCHEDULE_CASES])
+def test_pure_form_with_optax_schedule(name, kwargs):
+    """An optax schedule as lr equals torch with param_groups[0]['lr'] = schedule(t) at step t."""
+    schedule = optax.exponential_decay(0.05, transition_steps=1, decay_rate=0.9)
+    rng = np.random.default_rng(2)
+    params = jnp.asarray(rng.standard_normal(6), jnp.float32)
+    leaf = torch.tensor(np.array(params), requires_grad=True)
+    tx = PURE[name](lr=schedule, **kwargs)
+    ref_opt = getattr(torch.optim, name)([leaf], lr=float(schedule(0)), **kwargs)
+    state = tx.init(params)
+    for i in range(STEPS):
+        g = rng.standard_normal(6).astype(np.float32)
+        updates, state = tx.update(jnp.asarray(g), state, params)
+        params = optax.apply_updates(params, updates)
+        ref_opt.param_groups[0]["lr"] = float(schedule(i))
+        leaf.grad = torch.tensor(g)
+        ref_opt.step()
+        np.testing.assert_allclose(params, leaf.detach().numpy(), RTOL, ATOL, f"step {i}")
+
+
+GROUP_CASES = [
+    ("SGD", dict(lr=0.1, momentum=0.9), dict(lr=0.01, momentum=0.5, nesterov=True)),
+    ("ASGD", dict(lr=0.05), dict(lr=0.02, t0=5, weight_decay=0.1)),
+    ("Adadelta", dict(lr=1.0), dict(lr=0.3, rho=0.5)),
+    ("Adagrad", dict(lr=0.05), dict(lr=0.1, lr_decay=0.1, eps=1e-6)),
+    ("Adam", dict(lr=1e-2), dict(lr=3e-2, betas=(0.5, 0.9), amsgrad=True, weight_decay=0.1)),
+    ("AdamW", dict(lr=1e-2), dict(lr=3e-2, weight_decay=0.5, maximize=True)),
+    ("Adamax", dict(lr=1e-2), dict(lr=3e-2, betas=(0.7, 0.8))),
+    ("SparseAdam", dict(lr=1e-2), dict(lr=3e-2, betas=(0.7, 0.8))),
+]
+
+
+@pytest.mark.parametrize("name,base,second", GROUP_CASES, ids=[c[0] for c in GROUP_CASES])
+def test_param_groups_and_mid_run_lr_edits_without_recompiling(name, base, second):
+    """Two groups with different options; lr and a numeric option edited mid-run in both
+    optimizers change the next step, and the jtorch step is traced once."""
+    model, ref = _mlp_pair(1)
+    optimizer = getattr(optim, name)(
+        [{"params": model[0].parameters()}, {"params": model[2].parameters(), **second}], **base
+    )
+    ref_opt = getattr(torch.optim, name)(
+        [{"params": ref[0].parameters()}, {"params": ref[2].parameters(), **second}], **base
+    )
+    train_step, traces = _make_step()
+    for i, (x, y) in enumerate(_batches(STEPS, seed=3)):
+        if i in (8, 16):
+            for opt in (optimizer, ref_opt):
+                opt.param_groups[0]["lr"] *= 0.5
+                opt.param_groups[1]["lr"] = 0.02 * i / 8
+                if "eps" in opt.param_groups[1]:
+                    opt.param_groups[1]["eps"] = 1e-4
+        train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y))
+        _torch_step(name, ref, ref_opt, x, y)
+        _assert_params(model, ref, f"step {i}")
+    assert len(traces) == 1, "editing numeric hyperparameters must not retrace"
+    _assert_state_dicts(optimizer.state_dict(), ref_opt.state_dict())
+
+
+ROUND_TRIP_CASES = [CASES[i] for i in (2, 4, 6, 8, 10, 11, 13, 15, 17)]
+
+
+@pytest.mark.parametrize("name,kwargs", ROUND_TRIP_CASES, ids=[_ids(c) for c in ROUND_TRIP_CASES])
+def test_torch_to_jtorch_to_torch_state_dict(name, kwargs):
+    """torch trains 8 steps; its state_dict (numpy arrays) loads into jtorch, both continue 8
+    steps; jtorch's state_dict (as torch tensors) loads into a fresh torch optimizer over a copy
+    of the jtorch model, and both continue 8 more steps on the same trajectory."""
+    batches = _batches(24, seed=4)
+    model, ref = _mlp_pair(2)
+    ref_opt = getattr(torch.optim, name)(ref.parameters(), **_torch_kwargs(kwargs))
+    for x, y in batches[:8]:
+        _torch_step(name, ref, ref_opt, x, y)
+    model.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()})
+    optimizer = getattr(optim, name)(model.parameters(), lr=123.0)
+    optimizer.load_state_dict(_sd_to_numpy(ref_opt.state_dict()))
+    assert optimizer.param_groups[0]["lr"] == kwargs.get("lr", ref_opt.defaults["lr"])
+    _assert_state_dicts(optimizer.state_dict(), ref_opt.state_dict(), compare_groups=False)
+    train_step, _ = _make_step()
+    for i, (x, y) in enumerate(batches[8:16]):
+        train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y))
+        _torch_step(name, ref, ref_opt, x, y)
+        _assert_params(model, ref, f"jtorch after load, step {i}")
+
+    ref2 = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    ref2.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in model.state_dict().items()})
+    ref_opt2 = getattr(torch.optim, name)(ref2.parameters(), lr=123.0)
+    ref_opt2.load_state_dict(_sd_to_torch(optimizer.state_dict()))
+    for i, (x, y) in enumerate(batches[16:]):
+        train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y))
+        _torch_step(name, ref2, ref_opt2, x, y)
+        _assert_params(model, ref2, f"torch after load, step {i}")
+    _assert_state_dicts(optimizer.state_dict(), ref_opt2.state_dict(), compare_groups=False)
+
+
+INVALID = [
+    ("SGD", dict(lr=-1)),
+    ("SGD", dict(lr=0.1, momentum=-0.5)),
+    ("SGD", dict(lr=0.1, weight_decay=-1e-3)),
+    ("SGD", dict(lr=0.1, nesterov=True)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)),
+    ("ASGD", dict(lr=-0.1)),
+    ("ASGD", dict(weight_decay=-1.0)),
+    ("Adadelta", dict(lr=-1.0)),
+    ("Adadelta", dict(rho=1.5)),
+    ("Adadelta", dict(eps=-1e-6)),
+    ("Adadelta", dict(weight_decay=-1.0)),
+    ("Adagrad", dict(lr=-1.0)),
+    ("Adagrad", dict(lr_decay=-1.0)),
+    ("Adagrad", dict(weight_decay=-1.0)),
+    ("Adagrad", dict(initial_accumulator_value=-1.0)),
+    ("Adagrad", dict(eps=-1.0)),
+    ("Adam", dict(lr=-1)),
+    ("Adam", dict(eps=-1.0)),
+    ("Adam", dict(betas=(1.5, 0.999))),
+    ("Adam", dict(betas=(0.9, 1.0))),
+    ("Adam", dict(weight_decay=-0.1)),
+    ("Adam", dict(betas=(0, 0.9))),
+    ("AdamW", dict(betas=(0.9, -0.1))),
+    ("AdamW", dict(lr=-1e-3)),
+    ("Adamax", dict(betas=(-0.1, 0.9))),
+    ("Adamax", dict(eps=-1.0)),
+    ("Adamax", dict(weight_decay=-1.0)),
+    ("SparseAdam", dict(lr=0.0)),
+    ("SparseAdam", dict(eps=0.0)),
+    ("SparseAdam", dict(betas=(0.9, 1.0))),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", INVALID, ids=[_ids(c) for c in INVALID])
+def test_invalid_hyperparameters_raise_like_torch(name, kwargs):
+    with pytest.raises(ValueError) as expected:
+        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError) as got:
+        getattr(optim, name)([nn.Parameter(jnp.zeros(2))], **kwargs)
+    assert str(got.value) == str(expected.value)
+    if kwargs.get("betas") != (0, 0.9):  # the pure forms do not check the betas' types
+        with pytest.raises(ValueError) as pure:
+            PURE[name](**kwargs)
+        assert str(pure.value) == str(expected.value)
