@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from jtorch.nn.module import Module, Parameter, structure_epoch
@@ -93,7 +94,12 @@ class _JitFunction:
                     "jtorch.jit: the compiled function changed the structure of a module or "
                     "optimizer (added/removed attributes or switched train/eval); do that outside"
                 )
-            return jax.tree.leaves(new_state), out
+            # Same dtypes (and no weak types) as the inputs, so the next call hits this trace.
+            new_values = [
+                jnp.asarray(new, dtype=old.dtype)
+                for new, old in zip(jax.tree.leaves(new_state), values)
+            ]
+            return new_values, out
 
         compiled = jax.jit(
             pure,
@@ -125,15 +131,14 @@ class _JitFunction:
         for pos in positions:
             plain_args[pos] = None
         if entry.variables is not None:
-            values = [v.get_value() for v in entry.variables]
+            values = [v.get_raw_value() for v in entry.variables]
         else:
             _, state = nnx.split(nodes)
             values = jax.tree.leaves(state)
         treedef = entry.treedef
         new_values, out = entry.compiled(values, treedef, tuple(plain_args), kwargs)
         if entry.variables is not None:
-            for var, value in zip(entry.variables, new_values):
-                var.set_value(value)
+            _write_back(entry.variables, new_values)
         else:
             nnx.update(nodes, jax.tree.unflatten(treedef, new_values))
         return out
@@ -142,9 +147,24 @@ class _JitFunction:
         graphdef, state = nnx.split(nodes)
         variables = jax.tree.leaves(state, is_leaf=_is_variable)
         fast = all(map(_is_variable, variables)) and len(variables) == len(jax.tree.leaves(state))
+        if fast:
+            for var in variables:
+                value = var.get_raw_value()
+                if getattr(value, "weak_type", False):  # a Python-scalar-born array
+                    var.set_raw_value(jnp.asarray(value, dtype=value.dtype))
         compiled = self._compiled_for(graphdef, positions, facades)
         treedef = jax.tree.structure(state)
         return _Entry(nodes, compiled, graphdef, variables if fast else None, treedef)
+
+
+def _write_back(variables: list[nnx.Variable], values: list[Any]) -> None:
+    """Store new arrays in the variables. NNX's per-variable trace-context check costs a few
+    microseconds each; all variables share one context, so only the first is checked."""
+    if not variables:
+        return
+    variables[0].set_raw_value(values[0])
+    for var, value in zip(variables[1:], values[1:]):
+        var.set_raw_value(value, _unsafe_bypass_check=True)
 
 
 def jit(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), donate: bool = False):

@@ -226,6 +226,7 @@ class Module(nnx.Module):
 
     def _store(self, name: str, value: Any) -> None:
         """Set an attribute as NNX data (arrays, Variables, modules) or static, explicitly."""
+        _bump_epoch()  # a new object may now sit where compiled code expects the old one
         leaves = jax.tree.leaves(value, is_leaf=nnx.is_data)
         if isinstance(value, (nnx.Variable, nnx.Pytree)) or any(map(nnx.is_data, leaves)):
             super().__setattr__(name, nnx.data(value))

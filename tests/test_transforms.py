@@ -1,0 +1,133 @@
+"""jtorch.jit / grad / value_and_grad: results equal eager computation, compiled code is reused."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jtorch
+from jtorch import nn, optim
+
+
+def mlp():
+    jtorch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 2))
+
+
+def mse(model, x, y):
+    return jnp.mean((model(x) - y) ** 2)
+
+
+def test_grads_are_keyed_by_torch_names_and_equal_jax_grad():
+    model = mlp().eval()
+    x, y = jtorch.randn(4, 3), jtorch.randn(4, 2)
+    loss, grads = jtorch.value_and_grad(mse)(model, x, y)
+    assert list(grads) == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    params = {k: jnp.asarray(v) for k, v in model.state_dict().items()}
+
+    def pure(p):
+        h = jax.nn.relu(x @ p["0.weight"].T + p["0.bias"])
+        return jnp.mean((h @ p["3.weight"].T + p["3.bias"] - y) ** 2)
+
+    ref_loss, ref = jax.value_and_grad(pure)(params)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], ref[k], rtol=1e-5, atol=1e-7)
+
+
+def test_grad_with_aux_and_non_module_argument():
+    model = mlp().eval()
+    x = jtorch.randn(4, 3)
+
+    def f(m, x):
+        out = m(x)
+        return jnp.sum(out), out
+
+    grads, aux = jtorch.grad(f, has_aux=True)(model, x)
+    assert aux.shape == (4, 2) and set(grads) == {"0.weight", "0.bias", "3.weight", "3.bias"}
+    gx = jtorch.grad(lambda x, m: jnp.sum(m(x)))(x, model)
+    assert gx.shape == (4, 3)
+
+
+def test_compiled_step_equals_eager_step():
+    x, y = jtorch.randn(4, 3), jtorch.randn(4, 2)
+    eager_model, jit_model = mlp().eval(), mlp().eval()
+    eager_opt = optim.SGD(eager_model.parameters(), lr=0.1, momentum=0.9)
+    jit_opt = optim.SGD(jit_model.parameters(), lr=0.1, momentum=0.9)
+
+    def step(model, optimizer, x, y):
+        loss, grads = jtorch.value_and_grad(mse)(model, x, y)
+        optimizer.step(grads)
+        return loss
+
+    compiled = jtorch.jit(step)
+    for _ in range(3):
+        step(eager_model, eager_opt, x, y)
+        compiled(jit_model, jit_opt, x, y)
+    for (k, a), b in zip(eager_model.state_dict().items(), jit_model.state_dict().values()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_compiled_code_is_reused_across_calls_and_mode_switches():
+    traces = []
+
+    @jtorch.jit
+    def forward(model, x):
+        traces.append(model.training)
+        return model(x)
+
+    model = mlp()
+    x = jtorch.randn(2, 3)
+    for _ in range(3):
+        forward(model, x)
+    assert traces == [True]
+    model.eval()
+    forward(model, x)
+    model.train()
+    forward(model, x)
+    model.eval()
+    forward(model, x)
+    assert traces == [True, False]  # one trace per mode, reused after switching back
+
+
+def test_lr_edit_takes_effect_without_retrace():
+    traces = []
+    model = mlp().eval()
+    opt = optim.SGD(model.parameters(), lr=0.0)
+    x, y = jtorch.randn(4, 3), jtorch.randn(4, 2)
+
+    @jtorch.jit
+    def step(model, optimizer, x, y):
+        traces.append(1)
+        _, grads = jtorch.value_and_grad(mse)(model, x, y)
+        optimizer.step(grads)
+
+    before = np.array(model[0].weight.value)
+    step(model, opt, x, y)
+    np.testing.assert_array_equal(model[0].weight.value, before)  # lr = 0: no change
+    opt.param_groups[0]["lr"] = 0.5
+    step(model, opt, x, y)
+    assert not np.array_equal(np.asarray(model[0].weight.value), before)
+    assert len(traces) == 1
+
+
+def test_structure_change_inside_jit_is_an_error():
+    extra = nn.Linear(1, 1)
+
+    @jtorch.jit
+    def bad(model, x):
+        model.extra = extra
+        return x
+
+    with pytest.raises(RuntimeError, match="changed the structure"):
+        bad(mlp(), jtorch.randn(2, 3))
+
+
+def test_new_parameter_object_is_picked_up():
+    model = mlp().eval()
+    run = jtorch.jit(lambda m, x: m(x))
+    x = jtorch.randn(2, 3)
+    run(model, x)
+    model[3].weight = nn.Parameter(jnp.zeros((2, 8)))
+    model[3].bias = nn.Parameter(jnp.ones(2))
+    np.testing.assert_array_equal(run(model, x), np.ones((2, 2)))
