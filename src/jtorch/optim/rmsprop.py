@@ -103,3 +103,9 @@ class RMSprop(Optimizer):
             maximize=maximize,
         )
         super().__init__(params, defaults)
+
+    def _state_to_torch(self, state: Any, group: dict[str, Any]) -> dict[str, Any] | None:
+        entry = super()._state_to_torch(state, group)
+        if entry is not None and not group["momentum"] > 0:
+            entry.pop("momentum_buffer", None)  # torch keeps the buffer only with momentum
+        return entry
