@@ -49,12 +49,12 @@ def _map_structure(elem: Any, batch: list, leaf: Callable[[list], Any]) -> Any:
         except TypeError:
             return out
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
-        return type(elem)(*(leaf(list(s)) for s in zip(*batch)))
+        return type(elem)(*(leaf(s) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if not all(len(e) == size for e in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        transposed = [list(s) for s in zip(*batch)]
+        transposed = list(zip(*batch))  # tuples, as torch passes them
         if isinstance(elem, tuple):
             return [leaf(s) for s in transposed]  # torch returns a list for tuples
         try:

@@ -280,6 +280,7 @@ class _Lookahead:
 class _SingleProcessIter:
     def __init__(self, loader: DataLoader) -> None:
         self._loader = loader
+        self._base_seed = draw_seed(loader.generator)  # drawn before the sampler's, as torch
         self._index_iter = loader._index_iter()
         self._fetcher = _worker.make_fetcher(loader._fetch_spec())
 
@@ -468,10 +469,7 @@ class _MultiProcessIter:
                 return self._process(data)
             idx, data = self._get_data()
             if isinstance(data, _worker._Stop):
-                self._active[data.worker_id] = False
-                self._task_info.pop(idx, None)
-                if idx == self._rcvd_idx:
-                    self._rcvd_idx += 1
+                self._active[data.worker_id] = False  # its pending tasks are skipped above
                 self._try_put_index()
                 continue
             if idx != self._rcvd_idx:
