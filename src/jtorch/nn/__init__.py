@@ -1,6 +1,6 @@
 """Layers, containers, losses and initialisers with torch.nn's names."""
 
-from jtorch.nn import functional, init
+from jtorch.nn import functional, init, utils
 from jtorch.nn.containers import (
     ModuleDict,
     ModuleList,
@@ -15,6 +15,7 @@ from jtorch.nn.modules import __all__ as _modules_all
 __all__ = [
     "functional",
     "init",
+    "utils",
     "Module",
     "Parameter",
     "Buffer",

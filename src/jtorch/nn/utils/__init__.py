@@ -1,0 +1,5 @@
+"""torch.nn.utils: gradient clipping."""
+
+from jtorch.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_by_norm
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_by_norm"]
