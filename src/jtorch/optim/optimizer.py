@@ -88,7 +88,10 @@ class _OptimizerNode(nnx.Pytree):
         self.params = nnx.List([])
         self.states = nnx.List([])
         self.hparams = nnx.List([])
-        self.version = 0  # static: bumped when a non-numeric option changes, forcing a retrace
+        # static: the family and every group's non-numeric options. Compiled steps are cached by
+        # the node's structure, so two optimizers (or one before and after an option change)
+        # share compiled code exactly when their maths is the same.
+        self.signature = ""
 
 
 class _ParamState(nnx.Pytree):
@@ -231,7 +234,7 @@ class Optimizer:
         self._transforms.append(transform)
         self._node.params.append(nnx.List(params))
         self._node.states.append(
-            nnx.List([_ParamState(transform.init(p.get_value())) for p in params])
+            nnx.List([_ParamState(self._init_state(transform, group, p)) for p in params])
         )
         self._node.hparams.append(
             nnx.Dict(
@@ -240,6 +243,18 @@ class Optimizer:
         )
         self._synced.append({k: group[k] for k in self._hyperparams})
         self._static.append(self._static_options(group))
+        self._update_signature()
+        _bump_epoch()
+
+    def _update_signature(self) -> None:
+        options = [sorted(static.items()) for static in self._static]
+        self._node.signature = f"{type(self).__module__}.{type(self).__qualname__}{options!r}"
+
+    def _init_state(self, transform: Any, group: dict[str, Any], param: Parameter) -> Any:
+        """A fresh state, its hyperparameters float32 like the arrays `step` writes into it."""
+        state = transform.init(param.get_value())
+        hparams = {k: jnp.asarray(group[k], jnp.float32) for k in self._hyperparams}
+        return state._replace(hyperparams={**state.hyperparams, **hparams})
 
     def _static_options(self, group: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -285,7 +300,7 @@ class Optimizer:
                 self._static[gi] = static
                 for pi, entry in enumerate(torch_states):
                     self._set_param_state(gi, pi, entry, f"parameter {pi} of group {gi}")
-                self._node.version += 1
+                self._update_signature()
                 _bump_epoch()
         for group, synced, arrays in zip(self.param_groups, self._synced, self._node.hparams):
             for key in self._hyperparams:
@@ -394,7 +409,7 @@ class Optimizer:
         """Replace one parameter's state with torch's `entry` (None: a fresh initial state)."""
         group = self.param_groups[gi]
         value = group["params"][pi].get_value()
-        fresh = self._transforms[gi].init(value)
+        fresh = self._init_state(self._transforms[gi], group, group["params"][pi])
         inner = fresh.inner_state
         if entry is not None:
             inner = self._state_from_torch(entry, fresh.inner_state, group)
@@ -503,6 +518,6 @@ class Optimizer:
                     self._node.states[gi][pi] = st
             raise
         if retrace:
-            self._node.version += 1
+            self._update_signature()
         _bump_epoch()  # the state variables were replaced
         self._jtorch_before_jit()
