@@ -1,3 +1,273 @@
-"""RNN, LSTM and GRU cells and sequence scans (lax.scan) in torch's gate order."""
+"""RNN, LSTM and GRU cells and sequence scans (lax.scan) in torch's gate order.
 
-__all__: list[str] = []
+Cells take one time step (`rnn_tanh_cell`, `rnn_relu_cell`, `lstm_cell`, `gru_cell`, as
+`torch.*_cell`); the sequence functions (`rnn_tanh`, `rnn_relu`, `lstm`, `gru`, as torch's
+`_VF.lstm` etc.) run a stack of layers over a whole sequence. Weights are torch's: `w_ih`
+(gates·hidden, input), `w_hh` (gates·hidden, hidden), `b_ih`, `b_hh`, and `w_hr`
+(proj, hidden) for an LSTM with projections; the flat `params` list of the sequence
+functions is in torch's `_flat_weights` order (per layer, per direction: w_ih, w_hh,
+[b_ih, b_hh], [w_hr]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jtorch.nn.functional.dropout import dropout as _dropout
+
+__all__ = [
+    "rnn_tanh_cell",
+    "rnn_relu_cell",
+    "lstm_cell",
+    "gru_cell",
+    "rnn_tanh",
+    "rnn_relu",
+    "lstm",
+    "gru",
+]
+
+# A step maps (input projection W_ih·x + b_ih for one time step, carried state) to the new state.
+_Step = Callable[[jax.Array, Any], Any]
+
+
+def _opt(x: Any) -> jax.Array | None:
+    return None if x is None else jnp.asarray(x)
+
+
+def _hidden(h: jax.Array, w_hh: jax.Array, b_hh: jax.Array | None) -> jax.Array:
+    y = h @ w_hh.T
+    return y if b_hh is None else y + b_hh
+
+
+def _rnn_step(act: Callable, w_hh: jax.Array, b_hh: jax.Array | None) -> _Step:
+    return lambda gi, h: act(gi + _hidden(h, w_hh, b_hh))
+
+
+def _lstm_step(w_hh: jax.Array, b_hh: jax.Array | None, w_hr: jax.Array | None) -> _Step:
+    def step(gi: jax.Array, state: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        h, c = state
+        i, f, g, o = jnp.split(gi + _hidden(h, w_hh, b_hh), 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h if w_hr is None else h @ w_hr.T), c
+
+    return step
+
+
+def _gru_step(w_hh: jax.Array, b_hh: jax.Array | None) -> _Step:
+    def step(gi: jax.Array, h: jax.Array) -> jax.Array:
+        i_r, i_z, i_n = jnp.split(gi, 3, axis=-1)
+        h_r, h_z, h_n = jnp.split(_hidden(h, w_hh, b_hh), 3, axis=-1)
+        r = jax.nn.sigmoid(i_r + h_r)
+        z = jax.nn.sigmoid(i_z + h_z)
+        n = jnp.tanh(i_n + r * h_n)  # torch: r multiplies (W_hn·h + b_hn)
+        return (1 - z) * n + z * h
+
+    return step
+
+
+def _in_proj(x: jax.Array, w_ih: jax.Array, b_ih: jax.Array | None) -> jax.Array:
+    y = x @ w_ih.T
+    return y if b_ih is None else y + b_ih
+
+
+def _check_cell_input(name: str, x: jax.Array, w_ih: jax.Array) -> None:
+    if x.ndim not in (1, 2) or x.shape[-1] != w_ih.shape[1]:
+        raise ValueError(
+            f"{name}: `input` must have shape (N, {w_ih.shape[1]}) or ({w_ih.shape[1]},) "
+            f"(input_size={w_ih.shape[1]}), got {tuple(x.shape)}"
+        )
+
+
+def rnn_tanh_cell(
+    input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
+) -> jax.Array:
+    """h' = tanh(W_ih·x + b_ih + W_hh·h + b_hh) for one step (torch.rnn_tanh_cell)."""
+    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
+    _check_cell_input("rnn_tanh_cell", x, w_ih)
+    step = _rnn_step(jnp.tanh, jnp.asarray(w_hh), _opt(b_hh))
+    return step(_in_proj(x, w_ih, _opt(b_ih)), jnp.asarray(hx))
+
+
+def rnn_relu_cell(
+    input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
+) -> jax.Array:
+    """h' = relu(W_ih·x + b_ih + W_hh·h + b_hh) for one step (torch.rnn_relu_cell)."""
+    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
+    _check_cell_input("rnn_relu_cell", x, w_ih)
+    step = _rnn_step(jax.nn.relu, jnp.asarray(w_hh), _opt(b_hh))
+    return step(_in_proj(x, w_ih, _opt(b_ih)), jnp.asarray(hx))
+
+
+def lstm_cell(
+    input: Any, hx: Sequence[Any], w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
+) -> tuple[jax.Array, jax.Array]:
+    """One LSTM step in torch's gate order i, f, g, o: returns (h', c') (torch.lstm_cell).
+
+    c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'), gates = W_ih·x + b_ih + W_hh·h + b_hh.
+    """
+    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
+    _check_cell_input("lstm_cell", x, w_ih)
+    h, c = (jnp.asarray(v) for v in hx)
+    step = _lstm_step(jnp.asarray(w_hh), _opt(b_hh), None)
+    return step(_in_proj(x, w_ih, _opt(b_ih)), (h, c))
+
+
+def gru_cell(
+    input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
+) -> jax.Array:
+    """One GRU step in torch's gate order r, z, n (torch.gru_cell).
+
+    r = σ(W_ir·x + b_ir + W_hr·h + b_hr), z likewise, n = tanh(W_in·x + b_in + r·(W_hn·h + b_hn)),
+    h' = (1 − z)·n + z·h.
+    """
+    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
+    _check_cell_input("gru_cell", x, w_ih)
+    step = _gru_step(jnp.asarray(w_hh), _opt(b_hh))
+    return step(_in_proj(x, w_ih, _opt(b_ih)), jnp.asarray(hx))
+
+
+# ---------------------------------------------------------------- sequences
+
+
+def _scan_layer(state: Any, gi: jax.Array, step: _Step, reverse: bool) -> tuple[jax.Array, Any]:
+    """Run `step` over time (axis 0 of `gi`, shape (L, N, G)); returns outputs (L, N, H) and the
+    final state. `reverse=True` walks the sequence backwards but keeps outputs in time order."""
+
+    def body(carry: Any, gi_t: jax.Array) -> tuple[Any, jax.Array]:
+        new = step(gi_t, carry)
+        return new, (new[0] if isinstance(new, tuple) else new)
+
+    final, ys = jax.lax.scan(body, state, gi, reverse=reverse)
+    return ys, final
+
+
+def _run(
+    mode: str,
+    input: Any,
+    hx: Any,
+    params: Sequence[Any],
+    has_biases: bool,
+    num_layers: int,
+    dropout: float,
+    train: bool,
+    bidirectional: bool,
+    batch_first: bool,
+    key: jax.Array | None,
+) -> tuple[jax.Array, Any]:
+    x = jnp.asarray(input)
+    if x.ndim != 3:
+        raise ValueError(
+            f"{mode}: `input` must be 3-D ((L, N, H_in), or (N, L, H_in) with batch_first), "
+            f"got shape {tuple(x.shape)}"
+        )
+    directions = 2 if bidirectional else 1
+    params = [jnp.asarray(p) for p in params]
+    per_group = 2 + 2 * bool(has_biases)
+    groups = num_layers * directions
+    has_proj = mode == "lstm" and len(params) == groups * (per_group + 1)
+    if has_proj:
+        per_group += 1
+    if len(params) != groups * per_group:
+        raise ValueError(
+            f"{mode}: `params` has {len(params)} arrays, expected {groups * per_group} "
+            f"(num_layers={num_layers} x {directions} direction(s) x {per_group})"
+        )
+    if mode == "lstm":
+        h0, c0 = (jnp.asarray(v) for v in hx)
+    else:
+        h0, c0 = jnp.asarray(hx), None
+    if batch_first:
+        x = jnp.swapaxes(x, 0, 1)  # (L, N, H_in)
+    if dropout > 0 and train and num_layers > 1:
+        if key is None:
+            raise ValueError(f"{mode}: `key` is required when train=True and dropout > 0")
+        drop_keys = list(jax.random.split(key, num_layers - 1))
+    h_n, c_n = [], []
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            idx = layer * directions + direction
+            w = params[idx * per_group : (idx + 1) * per_group]
+            w_ih, w_hh = w[0], w[1]
+            b_ih, b_hh = (w[2], w[3]) if has_biases else (None, None)
+            w_hr = w[-1] if has_proj else None
+            if mode == "lstm":
+                step, state = _lstm_step(w_hh, b_hh, w_hr), (h0[idx], c0[idx])
+            elif mode == "gru":
+                step, state = _gru_step(w_hh, b_hh), h0[idx]
+            else:
+                act = jnp.tanh if mode == "rnn_tanh" else jax.nn.relu
+                step, state = _rnn_step(act, w_hh, b_hh), h0[idx]
+            gi = _in_proj(x, w_ih, b_ih)  # (L, N, gates·H): one matmul for the whole sequence
+            ys, final = _scan_layer(state, gi, step, reverse=direction == 1)
+            outputs.append(ys)
+            if mode == "lstm":
+                h_n.append(final[0])
+                c_n.append(final[1])
+            else:
+                h_n.append(final)
+        x = outputs[0] if directions == 1 else jnp.concatenate(outputs, axis=-1)
+        if dropout > 0 and train and layer < num_layers - 1:
+            x = _dropout(x, dropout, True, key=drop_keys[layer])
+    if batch_first:
+        x = jnp.swapaxes(x, 0, 1)
+    if mode == "lstm":
+        return x, (jnp.stack(h_n), jnp.stack(c_n))
+    return x, jnp.stack(h_n)
+
+
+def _sequence_fn(mode: str, doc: str) -> Callable:
+    def fn(
+        input: Any,
+        hx: Any,
+        params: Sequence[Any],
+        has_biases: bool,
+        num_layers: int,
+        dropout: float,
+        train: bool,
+        bidirectional: bool,
+        batch_first: bool,
+        *,
+        key: jax.Array | None = None,
+    ) -> tuple[jax.Array, Any]:
+        return _run(
+            mode,
+            input,
+            hx,
+            params,
+            has_biases,
+            num_layers,
+            dropout,
+            train,
+            bidirectional,
+            batch_first,
+            key,
+        )
+
+    fn.__name__ = fn.__qualname__ = mode
+    fn.__doc__ = (
+        f"{doc}\n\n"
+        "`input` is (L, N, H_in) ((N, L, H_in) with batch_first); `hx` is (D·num_layers, N, H_out)"
+        "\n(an (h0, c0) pair for lstm); `params` is torch's flat weight list. Returns (output, h_n)"
+        "\nwith output (L, N, D·H_out), each layer a `lax.scan` over time. Dropout (train only)\n"
+        "acts on the outputs of every layer but the last.\n\n"
+        "Differs from torch: dropout randomness is an explicit `key` (keyword-only)."
+    )
+    return fn
+
+
+rnn_tanh = _sequence_fn(
+    "rnn_tanh", "Multi-layer Elman RNN, h_t = tanh(W_ih·x_t + b_ih + W_hh·h_{t−1} + b_hh)."
+)
+rnn_relu = _sequence_fn(
+    "rnn_relu", "Multi-layer Elman RNN, h_t = relu(W_ih·x_t + b_ih + W_hh·h_{t−1} + b_hh)."
+)
+lstm = _sequence_fn(
+    "lstm", "Multi-layer LSTM (gates i, f, g, o; optional projection h_t = W_hr·h_t)."
+)
+gru = _sequence_fn("gru", "Multi-layer GRU (gates r, z, n as torch).")
