@@ -156,3 +156,79 @@ def test_invalid_hyperparameters_raise_like_torch(name, kwargs):
     with pytest.raises(ValueError) as got:
         getattr(optim, name)([nn.Parameter(jnp.zeros(2))], **kwargs)
     assert str(got.value) == str(expected.value)
+
+
+def _regression_pair():
+    jtorch.manual_seed(0)
+    model = nn.Linear(6, 2)
+    ref = torch.nn.Linear(6, 2)
+    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in model.state_dict().items()})
+    return model, ref
+
+
+def _quartic_loss(out, y):
+    return ((out - y) ** 2).mean() + 0.1 * (out**4).mean()
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_matches_torch(line_search_fn):
+    """Five LBFGS steps (4 inner iterations each, history 3) on fresh batches, compiled with
+    jtorch.jit; losses, iteration/evaluation counts and parameters as torch (rtol 1e-3)."""
+    model, ref = _regression_pair()
+    kwargs = dict(lr=0.5, max_iter=4, history_size=3, line_search_fn=line_search_fn)
+    optimizer = optim.LBFGS(model.parameters(), **kwargs)
+    ref_opt = torch.optim.LBFGS(ref.parameters(), **kwargs)
+
+    @jtorch.jit
+    def train_step(model, optimizer, x, y):
+        return optimizer.step(lambda m: _quartic_loss(m(x), y), model)
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = rng.standard_normal((16, 6), np.float32), rng.standard_normal((16, 2), np.float32)
+
+        def closure(x=x, y=y):
+            ref_opt.zero_grad()
+            loss = _quartic_loss(ref(torch.tensor(x)), torch.tensor(y))
+            loss.backward()
+            return loss
+
+        loss = train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y))
+        expected = ref_opt.step(closure)
+        np.testing.assert_allclose(float(loss), float(expected.detach()), rtol=1e-3)
+    _assert_params(model, ref, rtol=1e-3, atol=1e-5)
+    state = ref_opt.state[next(iter(ref.parameters()))]
+    assert (int(optimizer._lbfgs_state.n_iter), int(optimizer._lbfgs_state.func_evals)) == (
+        state["n_iter"],
+        state["func_evals"],
+    )
+
+
+def test_lbfgs_eager_with_torch_style_closure():
+    """Outside jit, with a closure over the model (torch's form): same result as torch."""
+    model, ref = _regression_pair()
+    optimizer = optim.LBFGS(model.parameters(), max_iter=3, line_search_fn="strong_wolfe")
+    ref_opt = torch.optim.LBFGS(ref.parameters(), max_iter=3, line_search_fn="strong_wolfe")
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((16, 6), np.float32), rng.standard_normal((16, 2), np.float32)
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def closure():
+        ref_opt.zero_grad()
+        loss = _quartic_loss(ref(torch.tensor(x)), torch.tensor(y))
+        loss.backward()
+        return loss
+
+    loss = optimizer.step(lambda: _quartic_loss(model(xj), yj))
+    np.testing.assert_allclose(float(loss), float(ref_opt.step(closure).detach()), rtol=1e-5)
+    _assert_params(model, ref, rtol=1e-3, atol=1e-5)
+
+
+def test_lbfgs_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="Invalid learning rate: -1"):
+        optim.LBFGS([nn.Parameter(jnp.zeros(2))], lr=-1)
+    params = [nn.Parameter(jnp.zeros(2)), nn.Parameter(jnp.zeros(2))]
+    with pytest.raises(ValueError, match="parameter groups"):
+        optim.LBFGS([{"params": [params[0]]}, {"params": [params[1]]}])
+    with pytest.raises(TypeError, match="pass it"):
+        optim.LBFGS(params).step(lambda m: m(0))
