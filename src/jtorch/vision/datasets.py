@@ -15,6 +15,7 @@ Repository, 1998, https://doi.org/10.24432/C50P49), licensed CC BY 4.0, as bundl
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import os
@@ -495,6 +496,7 @@ _DIGITS_SPLIT_SEED = 0
 _DIGITS_TEST_FRACTION = 0.2
 
 
+@functools.lru_cache(maxsize=1)
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     raw = np.loadtxt(_DIGITS_FILE, delimiter=",", dtype=np.float64)
     return raw[:, :64].reshape(-1, 1, 8, 8), raw[:, 64].astype(np.int64)
@@ -538,7 +540,7 @@ class Digits(VisionDataset):
         idx = train_idx if train else test_idx
         self.train = train
         self.indices = idx
-        self.data = (images[idx] / 16.0).astype(np.float32)
+        self.data = (images[idx] / 16.0).astype(np.float32)  # a copy: the cache stays intact
         self.targets = labels[idx]
 
     @property
