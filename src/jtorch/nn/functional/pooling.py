@@ -59,7 +59,6 @@ def _geometry(
     padding: Any,
     dilation: Any,
     ceil_mode: bool,
-    max_pad: str,
 ) -> tuple[tuple[int, ...], ...]:
     """Normalise the arguments; return (k, s, p, d, out, extra right padding) per spatial axis."""
     k = _ntuple(kernel_size, n, "kernel_size")
@@ -70,13 +69,10 @@ def _geometry(
         raise ValueError(
             f"{fn}: `kernel_size` {k}, `stride` {s} and `dilation` {d} must be positive"
         )
-    for pi, ki, di in zip(p, k, d):
-        limit = (di * (ki - 1) + 1) / 2 if max_pad == "effective" else ki / 2
-        if pi < 0 or pi > limit:
-            raise ValueError(
-                f"{fn}: `padding`={p} must be non-negative and at most half of the "
-                f"{'effective ' if max_pad == 'effective' else ''}kernel size {k}"
-            )
+    if any(pi < 0 or pi > ki / 2 for pi, ki in zip(p, k)):
+        raise ValueError(
+            f"{fn}: `padding`={p} must be non-negative and at most half of kernel_size={k}"
+        )
     outs, extras = [], []
     for size, ki, si, pi, di in zip(x.shape[2:], k, s, p, d):
         span = size + 2 * pi - di * (ki - 1) - 1
@@ -121,7 +117,7 @@ def _max_pool(
 ) -> Any:
     x, unbatched = _batched(fn, input, n)
     k, s, p, d, outs, extras = _geometry(
-        fn, x, n, kernel_size, stride, padding, dilation, ceil_mode, "effective"
+        fn, x, n, kernel_size, stride, padding, dilation, ceil_mode
     )
     lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
     if return_indices or any(di != 1 for di in d):
@@ -137,7 +133,7 @@ def _max_pool(
         return y, (idx[0] if unbatched else idx)
     y = lax.reduce_window(
         x,
-        jnp.asarray(lowest, x.dtype),
+        np.array(lowest, x.dtype),  # a concrete identity: differentiable window max
         lax.max,
         (1, 1) + k,
         (1, 1) + s,
@@ -195,12 +191,10 @@ def _avg_pool(
     fn, n, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
 ) -> jax.Array:
     x, unbatched = _batched(fn, input, n)
-    k, s, p, _, outs, extras = _geometry(
-        fn, x, n, kernel_size, stride, padding, 1, ceil_mode, "kernel"
-    )
+    k, s, p, _, outs, extras = _geometry(fn, x, n, kernel_size, stride, padding, 1, ceil_mode)
     total = lax.reduce_window(
         x,
-        jnp.asarray(0, x.dtype),
+        np.array(0, x.dtype),
         lax.add,
         (1, 1) + k,
         (1, 1) + s,
@@ -279,7 +273,7 @@ def _adaptive_avg(fn: str, n: int, input: Any, output_size: Any) -> jax.Array:
     sizes = x.shape[2:]
     if all(size % o == 0 for size, o in zip(sizes, outs)):  # equal bins: one reduce_window
         k = tuple(size // o for size, o in zip(sizes, outs))
-        y = lax.reduce_window(x, jnp.asarray(0, x.dtype), lax.add, (1, 1) + k, (1, 1) + k, "VALID")
+        y = lax.reduce_window(x, np.array(0, x.dtype), lax.add, (1, 1) + k, (1, 1) + k, "VALID")
         y = y / jnp.asarray(math.prod(k), x.dtype)
     else:  # uneven bins: one averaging matrix per axis
         y = x
