@@ -145,11 +145,8 @@ class RAdam(Optimizer):
         _check_betas(betas)
         _check_nonneg(weight_decay=weight_decay)
         defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            maximize=maximize,
-        )
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize,
+            foreach=foreach, capturable=capturable,
+            decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable,
+        )  # fmt: skip
         super().__init__(params, defaults)

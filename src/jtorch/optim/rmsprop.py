@@ -94,14 +94,10 @@ class RMSprop(Optimizer):
     ):
         _check_nonneg(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            alpha=alpha,
-            eps=eps,
-            centered=centered,
-            weight_decay=weight_decay,
-            maximize=maximize,
-        )
+            lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+            weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+            maximize=maximize, differentiable=differentiable,
+        )  # fmt: skip
         super().__init__(params, defaults)
 
     def _state_to_torch(self, state: Any, group: dict[str, Any]) -> dict[str, Any] | None:

@@ -94,5 +94,8 @@ class Rprop(Optimizer):
     ):
         _check_nonneg(lr=lr)
         _check_etas(etas)
-        defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize)
+        defaults = dict(
+            lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), foreach=foreach,
+            maximize=maximize, differentiable=differentiable, capturable=capturable,
+        )  # fmt: skip
         super().__init__(params, defaults)
