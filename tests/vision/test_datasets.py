@@ -189,6 +189,8 @@ def test_digits_split_and_items():
     assert 0.0 <= train.data.min() and train.data.max() <= 1.0
     counts = np.bincount(test.targets, minlength=10)
     assert counts.min() >= 35  # stratified: every class about 20 %
+    x, y = next(iter(DataLoader(test, batch_size=64, shuffle=True)))
+    assert x.shape == (64, 1, 8, 8) and x.dtype == np.float32 and y.shape == (64,)
     norm = datasets.Digits(train=False, transform=transforms.Normalize([0.5], [0.5]))
     np.testing.assert_allclose(norm[0][0], (test[0][0] - 0.5) / 0.5)
     sklearn = pytest.importorskip("sklearn.datasets")

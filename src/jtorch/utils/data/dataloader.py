@@ -239,7 +239,7 @@ class DataLoader:
 
     def __del__(self) -> None:
         pool = getattr(self, "_pool", None)
-        if pool is not None:
+        if pool is not None and sys is not None and not sys.is_finalizing():
             pool.shutdown()
 
 
@@ -368,8 +368,11 @@ class _WorkerPool:
                 w.terminate()
         if not self.is_thread:
             for q in [*self.index_queues, self.result_queue]:
-                q.cancel_join_thread()
-                q.close()
+                try:
+                    q.cancel_join_thread()
+                    q.close()
+                except Exception:  # noqa: BLE001 - interpreter shutting down
+                    pass
 
     def __del__(self) -> None:
         if sys is not None and not sys.is_finalizing():
