@@ -11,6 +11,10 @@ Randomness: shuffling draws a fresh seed from jtorch's global RNG (or `generator
 `numpy.random` with `base_seed + worker_id`, where `base_seed` is drawn the same way when the
 iterator is created, so random transforms in workers are reproducible too. With `num_workers=0`,
 transforms use the main process's `random` module: seed it with `random.seed(...)`.
+
+Samples should be numpy arrays, PIL images or Python values (TensorDataset stores numpy). A
+dataset that builds jax arrays in `__getitem__` calls into JAX inside a forked worker; give such
+a dataset `multiprocessing_context='spawn'` (workers then import jtorch and start slower).
 """
 
 from __future__ import annotations
