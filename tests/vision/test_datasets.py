@@ -193,7 +193,11 @@ def test_digits_split_and_items():
     assert x.shape == (64, 1, 8, 8) and x.dtype == np.float32 and y.shape == (64,)
     norm = datasets.Digits(train=False, transform=transforms.Normalize([0.5], [0.5]))
     np.testing.assert_allclose(norm[0][0], (test[0][0] - 0.5) / 0.5)
+
+
+def test_digits_equal_scikit_learn_copy():
     sklearn = pytest.importorskip("sklearn.datasets")
     ref = sklearn.load_digits()
+    train = datasets.Digits()
     np.testing.assert_array_equal(train.data[:5, 0] * 16, ref.images[train.indices[:5]])
     np.testing.assert_array_equal(train.targets, ref.target[train.indices])
