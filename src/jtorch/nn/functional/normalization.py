@@ -1,3 +1,284 @@
-"""Batch, layer, group, instance and local-response normalization."""
+"""Batch, layer, group, instance and local-response normalization.
 
-__all__: list[str] = []
+Running statistics: torch's `batch_norm`/`instance_norm` update `running_mean`/`running_var` in
+place. jtorch does the same when they are `Buffer`s (any NNX Variable); plain arrays cannot be
+updated, so the pure forms `batch_norm_stats`/`instance_norm_stats` return the new statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+__all__ = [
+    "batch_norm",
+    "batch_norm_stats",
+    "instance_norm",
+    "instance_norm_stats",
+    "layer_norm",
+    "group_norm",
+    "local_response_norm",
+]
+
+_Stats = tuple[jax.Array, jax.Array | None, jax.Array | None]
+
+
+def _opt(value: Any) -> jax.Array | None:
+    return None if value is None else jnp.asarray(value)
+
+
+def _channel_shape(x: jax.Array) -> tuple[int, ...]:
+    """Broadcast shape of a per-channel vector against (N, C, *)."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _affine(y: jax.Array, weight: Any, bias: Any, shape: tuple[int, ...]) -> jax.Array:
+    if weight is not None:
+        y = y * jnp.asarray(weight).reshape(shape)
+    if bias is not None:
+        y = y + jnp.asarray(bias).reshape(shape)
+    return y
+
+
+def _check_channels(fn: str, x: jax.Array, **vectors: Any) -> None:
+    for name, v in vectors.items():
+        if v is not None and jnp.asarray(v).size != x.shape[1]:
+            raise ValueError(
+                f"{fn}: `{name}` has {jnp.asarray(v).size} elements but `input` of shape "
+                f"{tuple(x.shape)} has {x.shape[1]} channels on dim 1"
+            )
+
+
+def _write(target: Any, value: jax.Array | None) -> None:
+    """torch's in-place running-stat update, for Buffers (plain arrays are left alone)."""
+    if value is not None and isinstance(target, nnx.Variable):
+        target.set_value(value.astype(target.get_value().dtype))
+
+
+def _moments(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """Mean and biased variance over `axes` (two-pass, as torch's CPU kernels)."""
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    return mean, var
+
+
+def _running_update(running: jax.Array | None, batch: jax.Array, momentum: Any) -> jax.Array | None:
+    if running is None:
+        return None
+    batch = jax.lax.stop_gradient(batch).astype(running.dtype)
+    return (1 - momentum) * running + momentum * batch
+
+
+def batch_norm_stats(
+    input: Any,
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: Any = 0.1,
+    eps: float = 1e-5,
+) -> _Stats:
+    """`batch_norm` as a pure function: `(output, new_running_mean, new_running_var)`.
+
+    Training: normalise with the batch mean and biased variance over (N, *), and move the running
+    stats towards the batch mean and the *unbiased* variance by `momentum` (which may be a traced
+    value, e.g. 1/num_batches_tracked). Eval: normalise with the running stats, returned unchanged.
+    """
+    x = jnp.asarray(input)
+    if x.ndim < 2:
+        raise ValueError(
+            f"batch_norm: `input` must have shape (N, C, *) (at least 2-D), got shape "
+            f"{tuple(x.shape)}"
+        )
+    rm, rv = _opt(running_mean), _opt(running_var)
+    _check_channels("batch_norm", x, running_mean=rm, running_var=rv, weight=weight, bias=bias)
+    shape = _channel_shape(x)
+    axes = (0,) + tuple(range(2, x.ndim))
+    if training:
+        n = x.size // x.shape[1]
+        if n <= 1:
+            raise ValueError(
+                "batch_norm: expected more than 1 value per channel when training, got `input` "
+                f"of shape {tuple(x.shape)}"
+            )
+        mean, var = _moments(x, axes)
+        rm = _running_update(rm, mean.reshape(-1), momentum)
+        rv = _running_update(rv, var.reshape(-1) * (n / (n - 1)), momentum)
+    else:
+        if rm is None or rv is None:
+            raise ValueError(
+                "batch_norm: `running_mean` and `running_var` are required when training=False"
+            )
+        mean, var = rm.reshape(shape), rv.reshape(shape)
+    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    return _affine(y, weight, bias, shape), rm, rv
+
+
+def batch_norm(
+    input: Any,
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> jax.Array:
+    """(x − E[x]) / √(Var[x] + eps) · weight + bias per channel (dim 1) of (N, C, *).
+
+    In training, `running_mean`/`running_var` given as Buffers are updated in place as in torch
+    (use `batch_norm_stats` to get the new values from plain arrays).
+    """
+    out, rm, rv = batch_norm_stats(
+        input, running_mean, running_var, weight, bias, training, momentum, eps
+    )
+    if training:
+        _write(running_mean, rm)
+        _write(running_var, rv)
+    return out
+
+
+def instance_norm_stats(
+    input: Any,
+    running_mean: Any = None,
+    running_var: Any = None,
+    weight: Any = None,
+    bias: Any = None,
+    use_input_stats: bool = True,
+    momentum: Any = 0.1,
+    eps: float = 1e-5,
+) -> _Stats:
+    """`instance_norm` as a pure function: `(output, new_running_mean, new_running_var)`.
+
+    With input stats, the running stats move towards the batch average of the per-instance mean
+    and unbiased variance, as torch does.
+    """
+    x = jnp.asarray(input)
+    if x.ndim < 3:
+        raise ValueError(
+            f"instance_norm: `input` must have shape (N, C, *) with spatial dims (at least 3-D), "
+            f"got shape {tuple(x.shape)}"
+        )
+    rm, rv = _opt(running_mean), _opt(running_var)
+    _check_channels("instance_norm", x, running_mean=rm, running_var=rv, weight=weight, bias=bias)
+    shape = _channel_shape(x)
+    if use_input_stats:
+        n = x.size // (x.shape[0] * x.shape[1])
+        if n <= 1:
+            raise ValueError(
+                "instance_norm: expected more than 1 spatial element when training, got `input` "
+                f"of shape {tuple(x.shape)}"
+            )
+        mean, var = _moments(x, tuple(range(2, x.ndim)))
+        rm = _running_update(rm, jnp.mean(mean.reshape(x.shape[:2]), 0), momentum)
+        rv = _running_update(rv, jnp.mean(var.reshape(x.shape[:2]), 0) * (n / (n - 1)), momentum)
+    else:
+        if rm is None or rv is None:
+            raise ValueError(
+                "instance_norm: `running_mean` and `running_var` are required when "
+                "use_input_stats=False"
+            )
+        mean, var = rm.reshape(shape), rv.reshape(shape)
+    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    return _affine(y, weight, bias, shape), rm, rv
+
+
+def instance_norm(
+    input: Any,
+    running_mean: Any = None,
+    running_var: Any = None,
+    weight: Any = None,
+    bias: Any = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> jax.Array:
+    """(x − E[x]) / √(Var[x] + eps) · weight + bias per sample and channel of (N, C, *).
+
+    Running stats given as Buffers are updated in place when `use_input_stats`, as in torch.
+    """
+    out, rm, rv = instance_norm_stats(
+        input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
+    )
+    if use_input_stats:
+        _write(running_mean, rm)
+        _write(running_var, rv)
+    return out
+
+
+def layer_norm(
+    input: Any,
+    normalized_shape: int | Sequence[int],
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+) -> jax.Array:
+    """(x − E[x]) / √(Var[x] + eps) · weight + bias over the last len(normalized_shape) dims."""
+    x = jnp.asarray(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k :]) != shape:
+        raise ValueError(
+            f"layer_norm: `normalized_shape`={list(shape)} expects `input` of shape "
+            f"(*, {', '.join(map(str, shape))}), got shape {tuple(x.shape)}"
+        )
+    mean, var = _moments(x, tuple(range(x.ndim - k, x.ndim)))
+    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    if weight is not None:
+        y = y * jnp.asarray(weight)
+    if bias is not None:
+        y = y + jnp.asarray(bias)
+    return y
+
+
+def group_norm(
+    input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5
+) -> jax.Array:
+    """Normalise each of `num_groups` channel groups of (N, C, *) per sample, then affine per C."""
+    x = jnp.asarray(input)
+    if x.ndim < 2:
+        raise ValueError(
+            f"group_norm: `input` must have shape (N, C, *) (at least 2-D), got shape "
+            f"{tuple(x.shape)}"
+        )
+    channels = x.shape[1]
+    if num_groups <= 0 or channels % num_groups:
+        raise ValueError(
+            f"group_norm: the channels of `input` ({channels}, shape {tuple(x.shape)}) must be "
+            f"divisible by `num_groups`={num_groups}"
+        )
+    _check_channels("group_norm", x, weight=weight, bias=bias)
+    grouped = x.reshape(x.shape[0], num_groups, -1)  # (N, G, C/G·*)
+    mean, var = _moments(grouped, (2,))
+    y = ((grouped - mean) * jax.lax.rsqrt(var + eps)).reshape(x.shape)
+    return _affine(y, weight, bias, _channel_shape(x))
+
+
+def local_response_norm(
+    input: Any, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> jax.Array:
+    """x / (k + alpha/size · Σ x² over `size` neighbouring channels)^beta (zero-padded window)."""
+    x = jnp.asarray(input)
+    if x.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: `input` must have shape (N, C, *) (3-D or more), got shape "
+            f"{tuple(x.shape)}"
+        )
+    if x.size == 0:
+        return x
+    pad = [(0, 0)] * x.ndim
+    pad[1] = (size // 2, (size - 1) // 2)
+    window = (1, size) + (1,) * (x.ndim - 2)
+    sq = jnp.pad(jnp.square(x), pad)
+    div = (
+        jax.lax.reduce_window(
+            sq, jnp.zeros((), sq.dtype), jax.lax.add, window, (1,) * x.ndim, "VALID"
+        )
+        / size
+    )
+    return x / (div * alpha + k) ** beta
