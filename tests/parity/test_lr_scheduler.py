@@ -331,11 +331,6 @@ def test_pure_schedule_matches_torch(name, kwargs, make):
     np.testing.assert_allclose(np.asarray(got), expected, rtol=2e-5, atol=1e-9)
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    reason="the facade base passes scheduler keys (initial_lr, max_lr, ...) of param_groups to "
-    "the optax factory; passes once Optimizer filters group keys by the factory's signature",
-)
 def test_scheduler_drives_jitted_sgd_like_torch():
     jtorch.manual_seed(0)
     model = nn.Linear(4, 2)

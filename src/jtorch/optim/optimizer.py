@@ -34,6 +34,8 @@ Subclass contract (what a family file provides):
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -106,6 +108,11 @@ def _strong(x: Any) -> jax.Array:
     as every later one (no retrace)."""
     x = jnp.asarray(x)
     return jnp.asarray(x, dtype=x.dtype)
+
+
+@functools.cache
+def _factory_parameters(factory: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(factory).parameters)
 
 
 def _is_var(x: Any) -> bool:
@@ -256,12 +263,15 @@ class Optimizer:
         hparams = {k: jnp.asarray(group[k], jnp.float32) for k in self._hyperparams}
         return state._replace(hyperparams={**state.hyperparams, **hparams})
 
+    def _factory_options(self, group: dict[str, Any]) -> dict[str, Any]:
+        """The group's entries the pure form takes; schedulers' bookkeeping keys (`initial_lr`,
+        `max_lr`, ...) and torch's no-op flags stay in the group but never reach optax."""
+        accepted = _factory_parameters(type(self)._transform_factory)
+        return {k: v for k, v in group.items() if k in accepted and k not in NO_OP_OPTIONS}
+
     def _static_options(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in group.items()
-            if k != "params" and k not in self._hyperparams and k not in NO_OP_OPTIONS
-        }
+        options = self._factory_options(group)
+        return {k: v for k, v in options.items() if k not in self._hyperparams}
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate a group's hyperparameters; subclasses raise ValueError like torch."""
@@ -270,7 +280,7 @@ class Optimizer:
             raise ValueError(f"Invalid learning rate: {lr}")
 
     def _make_transform(self, group: dict[str, Any]) -> optax.GradientTransformation:
-        options = {k: v for k, v in group.items() if k != "params" and k not in NO_OP_OPTIONS}
+        options = self._factory_options(group)
         return optax.inject_hyperparams(
             type(self)._transform_factory,
             static_args=tuple(k for k in options if k not in self._hyperparams),
