@@ -258,10 +258,11 @@ class Optimizer:
         self._node.signature = f"{type(self).__module__}.{type(self).__qualname__}{options!r}"
 
     def _init_state(self, transform: Any, group: dict[str, Any], param: Parameter) -> Any:
-        """A fresh state, its hyperparameters float32 like the arrays `step` writes into it."""
+        """A fresh state without its hyperparameters (they are supplied at each update)."""
         state = transform.init(param.get_value())
-        hparams = {k: jnp.asarray(group[k], jnp.float32) for k in self._hyperparams}
-        return state._replace(hyperparams={**state.hyperparams, **hparams})
+        # The group's hyperparameters live once per group (`_node.hparams`) and are put into
+        # each parameter's state only for the duration of an update.
+        return state._replace(hyperparams={})
 
     def _factory_options(self, group: dict[str, Any]) -> dict[str, Any]:
         """The group's entries the pure form takes; schedulers' bookkeeping keys (`initial_lr`,
@@ -370,10 +371,10 @@ class Optimizer:
                         f"shape {value.shape} (group {gi})"
                     )
                 state = _values(state_vars.tree)
-                state = state._replace(hyperparams={**state.hyperparams, **hparams})
+                state = state._replace(hyperparams=hparams)
                 updates, state = transform.update(grad.astype(value.dtype), state, value)
                 param.set_value(optax.apply_updates(value, updates))
-                _assign(state_vars.tree, state)
+                _assign(state_vars.tree, state._replace(hyperparams={}))
         return None
 
     # ------------------------------------------------------------------ torch-format state
