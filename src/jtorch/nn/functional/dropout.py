@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["dropout"]
+__all__ = [
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+]
+
+# SELU's negative saturation value −scale·alpha, which alpha dropout sets dropped units to
+_ALPHA_PRIME = 1.7580993408473766
 
 
 def _check_p(p: float) -> None:
@@ -16,7 +27,11 @@ def _check_p(p: float) -> None:
 
 
 def dropout(
-    input: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    *,
     key: jax.Array | None = None,
 ) -> jax.Array:
     """Zero each element with probability p and scale survivors by 1/(1−p) (training only).
@@ -33,3 +48,159 @@ def dropout(
         raise ValueError("dropout: `key` is required when training=True and p > 0")
     keep = jax.random.bernoulli(key, 1.0 - p, x.shape)
     return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
+
+
+def _need_key(fn: str, key: jax.Array | None) -> jax.Array:
+    if key is None:
+        raise ValueError(f"{fn}: `key` is required when training=True and 0 < p < 1")
+    return key
+
+
+def _feature_dropout(x: jax.Array, p: float, key: jax.Array) -> jax.Array:
+    """Zero whole channels: one Bernoulli(1−p) draw per (N, C), broadcast over the rest."""
+    keep = jax.random.bernoulli(key, 1.0 - p, x.shape[:2] + (1,) * (x.ndim - 2))
+    return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
+
+
+def _channel_dropout(
+    fn: str, x: jax.Array, p: float, training: bool, key: jax.Array | None, batched: bool
+) -> jax.Array:
+    _check_p(p)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return jnp.zeros_like(x)
+    x = x if batched else x[None]
+    out = _feature_dropout(x, p, _need_key(fn, key))
+    return out if batched else out[0]
+
+
+def dropout1d(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """Zero whole channels of (N, C, L) or (C, L) with probability p, scaling the rest by 1/(1−p).
+
+    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    """
+    x = jnp.asarray(input)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"dropout1d: expected `input` of shape (C, L) or (N, C, L) (2D or 3D), got shape "
+            f"{tuple(x.shape)}"
+        )
+    return _channel_dropout("dropout1d", x, p, training, key, batched=x.ndim == 3)
+
+
+def dropout2d(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """Zero whole channels of (N, C, H, W) with probability p, scaling the rest by 1/(1−p).
+
+    A 3-D input is treated as (N, C, L) with a warning, as torch does.
+    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    """
+    x = jnp.asarray(input)
+    if x.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated "
+            "and will result in an error in a future release. To retain the behavior "
+            "and silence this warning, please use dropout instead. Note that dropout2d "
+            "exists to provide channel-wise dropout on inputs with 2 spatial dimensions, "
+            "a channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+            stacklevel=2,
+        )
+    if x.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+            "1D dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+    if x.ndim < 2:
+        return dropout(x, p, training, key=key)
+    return _channel_dropout("dropout2d", x, p, training, key, batched=True)
+
+
+def dropout3d(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p (scale 1/(1−p)).
+
+    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    """
+    x = jnp.asarray(input)
+    if x.ndim not in (4, 5):
+        raise ValueError(
+            f"dropout3d: expected `input` of shape (C, D, H, W) or (N, C, D, H, W) (4D or 5D), "
+            f"got shape {tuple(x.shape)}"
+        )
+    return _channel_dropout("dropout3d", x, p, training, key, batched=x.ndim == 5)
+
+
+def _alpha_dropout(
+    fn: str, x: jax.Array, p: float, training: bool, key: jax.Array | None, feature: bool
+) -> jax.Array:
+    _check_p(p)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return jnp.zeros_like(x)
+    if feature and x.ndim < 2:
+        raise ValueError(
+            f"{fn}: `input` must have shape (N, C, *) (at least 2-D), got shape {tuple(x.shape)}"
+        )
+    shape = x.shape[:2] + (1,) * (x.ndim - 2) if feature else x.shape
+    keep = jax.random.bernoulli(_need_key(fn, key), 1.0 - p, shape)
+    a = ((1.0 - p) * (1.0 + p * _ALPHA_PRIME**2)) ** -0.5
+    b = _ALPHA_PRIME * a * p
+    return jnp.where(keep, x * a, jnp.asarray(-_ALPHA_PRIME * a, x.dtype)) + b
+
+
+def alpha_dropout(
+    input: Any,
+    p: float = 0.5,
+    training: bool = False,
+    inplace: bool = False,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """Dropout for SELU nets: dropped units take SELU's saturation value, then an affine map
+    a·x + b restores zero mean and unit variance (torch.nn.functional.alpha_dropout).
+
+    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    """
+    return _alpha_dropout("alpha_dropout", jnp.asarray(input), p, training, key, feature=False)
+
+
+def feature_alpha_dropout(
+    input: Any,
+    p: float = 0.5,
+    training: bool = False,
+    inplace: bool = False,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """Alpha dropout of whole channels of (N, C, *) (torch.nn.functional.feature_alpha_dropout).
+
+    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    """
+    return _alpha_dropout(
+        "feature_alpha_dropout", jnp.asarray(input), p, training, key, feature=True
+    )
