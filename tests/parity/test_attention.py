@@ -215,3 +215,77 @@ def test_multihead_attention_init_and_dropout():
 def test_bad_inputs_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# (layer kwargs, num_layers or None for the bare layer, final norm, masks)
+TRANSFORMER_CASES = [
+    (dict(), None, False, "none"),
+    (dict(batch_first=True, norm_first=True, activation="gelu"), None, False, "both"),
+    (dict(bias=False, layer_norm_eps=1e-3), 2, True, "kpm"),
+    (dict(batch_first=True), 2, False, "bool"),
+]
+
+
+@pytest.mark.parametrize("kwargs,num_layers,final_norm,masks", TRANSFORMER_CASES, ids=str)
+def test_transformer_encoder_matches_torch(kwargs, num_layers, final_norm, masks):
+    torch.manual_seed(0)
+    t = torch.nn.TransformerEncoderLayer(E, HEADS, 16, dropout=0.1, **kwargs)
+    j = nn.TransformerEncoderLayer(E, HEADS, 16, dropout=0.1, **kwargs)
+    if num_layers is not None:
+        t = torch.nn.TransformerEncoder(
+            t,
+            num_layers,
+            torch.nn.LayerNorm(E) if final_norm else None,
+            enable_nested_tensor=False,
+        )
+        j = nn.TransformerEncoder(j, num_layers, nn.LayerNorm(E) if final_norm else None)
+    assert repr(j) == repr(t)
+    assert list(j.state_dict()) == list(t.state_dict())
+    j.load_state_dict(t.state_dict())
+    t.eval()
+    j.eval()
+    gen = np.random.default_rng(2)
+    shape = (N, S, E) if kwargs.get("batch_first") else (S, N, E)
+    x = gen.standard_normal(shape).astype(np.float32)
+    attn_mask, kpm = _masks(masks, True, gen)
+    if attn_mask is not None:
+        attn_mask = (
+            attn_mask[:, :S]
+            if attn_mask.shape[-2] == S
+            else np.concatenate([attn_mask, np.zeros((S - L, S), bool)])
+        )
+    out_w = gen.standard_normal(shape).astype(np.float32)
+
+    tx = torch.tensor(x, requires_grad=True)
+    tmask = None if attn_mask is None else torch.tensor(attn_mask)
+    tkpm = None if kpm is None else torch.tensor(kpm)
+    if num_layers is None:
+        tout = t(tx, src_mask=tmask, src_key_padding_mask=tkpm)
+    else:
+        tout = t(tx, mask=tmask, src_key_padding_mask=tkpm)
+    (tout * torch.tensor(out_w)).sum().backward()
+
+    def loss_fn(m, x, attn_mask, kpm):
+        out = m(x, attn_mask, kpm)  # positional: src_mask / mask, then src_key_padding_mask
+        return (out * out_w).sum(), out
+
+    step = jtorch.jit(jtorch.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True))
+    (_, out), (grads, gx) = step(j, x, attn_mask, kpm)
+    _close(out, tout, "output")
+    _close(gx, tx.grad, "grad input")
+    tparams = dict(t.named_parameters())
+    assert list(grads) == list(tparams)
+    for key, g in grads.items():
+        _close(g, tparams[key].grad, f"grad {key}")
+
+
+def test_transformer_encoder_layers_are_independent_and_dropout_is_fresh():
+    layer = nn.TransformerEncoderLayer(E, HEADS, 16, dropout=0.5)
+    enc = nn.TransformerEncoder(layer, 2)
+    enc.layers[0].linear1.weight.value = jnp.zeros((16, E))
+    assert not np.all(np.asarray(enc.layers[1].linear1.weight.value) == 0)
+    x = jnp.ones((S, N, E))
+    step = jtorch.jit(lambda m, x: m(x))
+    assert not np.allclose(step(enc, x), step(enc, x))  # eval mode: the parity tests above
+    with pytest.raises(ValueError, match="activation"):
+        nn.TransformerEncoderLayer(E, HEADS, activation="tanh")
