@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import jax
@@ -244,7 +245,11 @@ def poisson_nll_loss(
     reduction: str = "mean",
 ) -> jax.Array:
     """Poisson negative log likelihood: exp(x) − y·x (log_input) or x − y·log(x + eps); `full`
-    adds Stirling's y·log y − y + ½·log(2πy) where y > 1 (torch.nn.functional.poisson_nll_loss)."""
+    adds Stirling's y·log y − y + ½·log(2πy) where y > 1 (torch.nn.functional.poisson_nll_loss).
+
+    Differs from torch: with `full`, the gradient to `target` is finite where target == 0 (torch's
+    is NaN there).
+    """
     reduction = _reduction(size_average, reduce, reduction)
     x, y = _float(input), _float(target)
     _check_same_shape("input", x, "target", y)
@@ -903,7 +908,8 @@ def ctc_loss(
     Shapes: log_probs (T, N, C) (or (T, C) unbatched) of log-probabilities; targets (N, S) padded
     or 1-D concatenated (lengths in `target_lengths`); input_lengths, target_lengths (N).
     'mean' divides each loss by its target length (at least 1), then averages over the batch.
-    Infeasible alignments give inf (0 with `zero_infinity`, gradient 0 too).
+    Infeasible alignments give inf and, as in torch, a NaN gradient (0 and 0 with
+    `zero_infinity`).
     The gradient is torch's: the true gradient plus exp(log_probs) at every step t <
     input_length, i.e. the gradient of the logits under a log_softmax that torch assumes.
     Differs from optax.losses.ctc_loss: that one takes logits and pads with log_epsilon.
@@ -924,8 +930,8 @@ def ctc_loss(
     tg_len = _as_lengths(target_lengths, n_batch, "target_lengths")
     if tg.ndim == 1:  # concatenated targets → padded (N, S)
         s_max = tg.shape[0]
-        if _is_concrete(tg_len) and n_batch:
-            s_max = max(int(jnp.max(tg_len)), 1)
+        if _is_concrete(tg_len) and n_batch:  # round up: fewer distinct compiled shapes
+            s_max = min(-(-max(int(jnp.max(tg_len)), 1) // 8) * 8, max(s_max, 1))
         offsets = jnp.cumsum(tg_len) - tg_len
         idx = jnp.clip(offsets[:, None] + jnp.arange(s_max), 0, max(tg.shape[0] - 1, 0))
         tg = tg[idx] if tg.shape[0] else jnp.zeros((n_batch, s_max), jnp.int32)
@@ -936,19 +942,43 @@ def ctc_loss(
         )
     if tg.shape[1] == 0:
         tg = jnp.zeros((n_batch, 1), jnp.int32)
-    nll = _ctc_nll(lp, tg.astype(jnp.int32), in_len, tg_len, blank)
-    infeasible = nll > -_NEG / 2
-    # torch's gradient adds exp(log_probs) for t < input_length; value-neutral term
-    valid_t = (jnp.arange(n_time)[:, None] < in_len[None, :])[..., None]  # (T, N, 1)
-    extra = jnp.sum(jnp.where(valid_t, jnp.exp(lp), 0.0), axis=(0, 2))
-    nll = nll + (extra - jax.lax.stop_gradient(extra))
-    if zero_infinity:
-        nll = jnp.where(infeasible, 0.0, nll)
-    else:
-        nll = jnp.where(infeasible, jnp.inf, nll)
+    nll = _ctc_core(lp, tg.astype(jnp.int32), in_len, tg_len, blank, zero_infinity)
     if unbatched:
-        nll = nll[0]
-        tg_len = tg_len[0]
+        nll, tg_len = nll[0], tg_len[0]
     if reduction == "mean":
         return jnp.mean(nll / jnp.maximum(tg_len, 1).astype(nll.dtype))
     return _reduce(nll, reduction)
+
+
+@jax.custom_jvp
+def _torch_ctc_grad_term(lp: jax.Array, coef: jax.Array) -> jax.Array:
+    """Zero per sample, with gradient coef·exp(lp): the extra term of torch's CTC gradient."""
+    return jnp.zeros(lp.shape[1], lp.dtype)
+
+
+@_torch_ctc_grad_term.defjvp
+def _torch_ctc_grad_term_jvp(primals: tuple, tangents: tuple) -> tuple:
+    lp, coef = primals
+    dlp, _ = tangents
+    return _torch_ctc_grad_term(lp, coef), jnp.sum(jnp.exp(lp) * coef * dlp, axis=(0, 2))
+
+
+@partial(jax.jit, static_argnums=(4, 5))
+def _ctc_core(
+    lp: jax.Array,
+    tg: jax.Array,
+    in_len: jax.Array,
+    tg_len: jax.Array,
+    blank: int,
+    zero_infinity: bool,
+) -> jax.Array:
+    """Per-sample CTC loss (N,) with torch's infinity handling and gradient."""
+    nll = _ctc_nll(lp, tg, in_len, tg_len, blank)
+    infeasible = nll > -_NEG / 2
+    # torch's gradient is exp(lp) − (true gradient's magnitude) for t < input_length, NaN for
+    # an infeasible sample (inf loss) and 0 for a zeroed one
+    valid_t = jnp.arange(lp.shape[0])[:, None] < in_len[None, :]  # (T, N)
+    scale = jnp.where(infeasible, 0.0 if zero_infinity else jnp.nan, 1.0)
+    coef = jax.lax.stop_gradient(jnp.where(valid_t, scale[None, :], 0.0)[..., None])
+    nll = jnp.where(infeasible, 0.0 if zero_infinity else jnp.inf, nll)
+    return nll + _torch_ctc_grad_term(lp, coef)
