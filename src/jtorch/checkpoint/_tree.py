@@ -1,0 +1,246 @@
+"""Split a Python object into a JSON skeleton plus a flat list of arrays, and join them back.
+
+Every saved object goes through here: state_dicts, nested checkpoint dicts, optimizer states and
+full models. The skeleton keeps what pickle would keep for plain data (key order, int vs float,
+tuple vs list, dict vs OrderedDict, None, bools, strings) as tagged JSON, so nothing is ever
+unpickled. Arrays are stored elsewhere (Orbax, a zip, safetensors) and referenced by index.
+
+Node forms: `null`, `true`/`false`, JSON ints and strings stand for themselves; everything else is
+a list whose first item is a tag: `["a", i]` array i, `["f", "1.5"]` float, `["l", [...]]` list,
+`["t", [...]]` tuple, `["d", [[k, v], ...]]` dict, `["o", ...]` OrderedDict, `["b", base64]`
+bytes, `["c", re, im]` complex, `["m", spec]` full module, `["g", module, qualname]` an allowed
+function or Module class, `["dev", "cuda:0"]` a jtorch.device.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import sys
+from collections import OrderedDict
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+from jtorch._device import device as _device_cls
+from jtorch._device import resolve_device
+
+# Functions stored by reference (e.g. a module's `activation = F.relu`) must come from one of
+# these packages; anything else is refused on save and on load.
+_ALLOWED_FUNCTION_PACKAGES = ("jtorch", "jax", "flax", "optax", "numpy", "math", "operator")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated, of an unknown format, or cannot be rebuilt."""
+
+
+def is_array(value: Any) -> bool:
+    """True for jax/numpy arrays, numpy scalars, Parameters/Buffers and torch tensors."""
+    if isinstance(value, (jax.Array, np.ndarray, np.generic, nnx.Variable)):
+        return not isinstance(value, nnx.Variable) or _variable_holds_array(value)
+    return type(value).__module__.startswith("torch") and type(value).__name__ in (
+        "Tensor",
+        "Parameter",
+    )
+
+
+def _variable_holds_array(var: nnx.Variable) -> bool:
+    return isinstance(var.get_value(), (jax.Array, np.ndarray))
+
+
+def as_numpy_or_jax(value: Any) -> Any:
+    """The array inside `value` as a jax or numpy array (torch tensors become numpy, no copy)."""
+    if isinstance(value, nnx.Variable):
+        return value.get_value()
+    if isinstance(value, (jax.Array, np.ndarray)):
+        return value
+    if isinstance(value, np.generic):
+        return np.asarray(value)
+    tensor = value.detach().cpu()
+    if str(tensor.dtype) == "torch.bfloat16":
+        import ml_dtypes
+
+        int16 = sys.modules["torch"].int16
+        return tensor.view(dtype=int16).numpy().view(ml_dtypes.bfloat16)
+    return tensor.numpy()
+
+
+def _global_path(obj: Any) -> tuple[str, str]:
+    return obj.__module__, obj.__qualname__
+
+
+def lookup_global(module: str, qualname: str, what: str) -> Any:
+    """Find `module.qualname` (a class or function) without running anything from the file."""
+    if "<locals>" in qualname:
+        raise CheckpointError(f"{what} `{module}.{qualname}` is defined inside a function")
+    if module == "__main__":
+        mod = sys.modules.get("__main__")
+    else:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            mod = None
+    obj = mod
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None) if obj is not None else None
+    if obj is None:
+        raise CheckpointError(
+            f"cannot rebuild the saved model: {what} `{module}.{qualname}` is not defined in this "
+            f"program; import or define `{qualname}` (from module `{module}`) before calling "
+            "jtorch.load (a full-model checkpoint stores the class path, not its code)"
+        )
+    return obj
+
+
+def _function_allowed(module: str) -> bool:
+    return module.split(".")[0] in _ALLOWED_FUNCTION_PACKAGES
+
+
+class Encoder:
+    """Turns an object into a skeleton, appending its arrays to `self.arrays`."""
+
+    def __init__(self) -> None:
+        self.arrays: list[Any] = []
+        self.module_refs: dict[int, int] = {}
+        self.variable_refs: dict[int, int] = {}
+        self.modules_seen: list[Any] = []  # keeps ids valid while encoding
+
+    def add_array(self, value: Any) -> int:
+        self.arrays.append(as_numpy_or_jax(value))
+        return len(self.arrays) - 1
+
+    def encode(self, obj: Any, where: str = "obj") -> Any:
+        from jtorch.checkpoint.full_model import encode_module
+        from jtorch.nn.module import Module
+
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if type(obj) is int or (isinstance(obj, int) and not isinstance(obj, bool)):
+            return int(obj)
+        if isinstance(obj, float):
+            return ["f", repr(float(obj))]
+        if isinstance(obj, complex):
+            return ["c", repr(obj.real), repr(obj.imag)]
+        if isinstance(obj, (bytes, bytearray)):
+            return ["b", base64.b64encode(bytes(obj)).decode("ascii")]
+        if isinstance(obj, Module):
+            return ["m", encode_module(self, obj, where)]
+        if is_array(obj):
+            return ["a", self.add_array(obj)]
+        if isinstance(obj, _device_cls):
+            return ["dev", str(obj)]
+        if isinstance(obj, dict):
+            tag = "o" if isinstance(obj, OrderedDict) else "d"
+            return [
+                tag,
+                [
+                    [self.encode(k, f"{where} key"), self.encode(v, f"{where}[{k!r}]")]
+                    for k, v in obj.items()
+                ],
+            ]
+        if isinstance(obj, (list, tuple)):
+            tag = "t" if isinstance(obj, tuple) else "l"
+            return [tag, [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]]
+        if callable(getattr(obj, "state_dict", None)) and not isinstance(obj, type):
+            # optimizers and lr schedulers are saved as their torch-format state_dict
+            return self.encode(obj.state_dict(), where)
+        if (
+            isinstance(obj, type)
+            and issubclass(obj, Module)
+            or (callable(obj) and hasattr(obj, "__qualname__") and hasattr(obj, "__module__"))
+        ):
+            module, qualname = _global_path(obj)
+            if not (isinstance(obj, type) and issubclass(obj, Module)) and not _function_allowed(
+                module
+            ):
+                raise TypeError(
+                    f"jtorch.save: cannot save {where} = {module}.{qualname}: only functions from "
+                    f"{', '.join(_ALLOWED_FUNCTION_PACKAGES)} and Module classes are stored by name"
+                )
+            return ["g", module, qualname]
+        raise TypeError(
+            f"jtorch.save: cannot save {where} of type {type(obj).__module__}."
+            f"{type(obj).__qualname__}; supported: arrays, Modules, optimizers/schedulers, "
+            "dict/list/tuple and int/float/str/bool/None/bytes"
+        )
+
+
+class Decoder:
+    """Rebuilds an object from a skeleton and the arrays it references."""
+
+    def __init__(self, arrays: Any) -> None:
+        self.arrays = arrays  # list or dict indexable by int
+        self.modules: dict[int, Any] = {}
+        self.variables: dict[int, Any] = {}
+
+    def array(self, index: int) -> Any:
+        return self.arrays[index]
+
+    def decode(self, node: Any) -> Any:
+        from jtorch.checkpoint.full_model import decode_module
+
+        if node is None or isinstance(node, (bool, int, str)):
+            return node
+        if not isinstance(node, list) or not node:
+            raise CheckpointError(f"malformed checkpoint structure near {node!r}")
+        tag = node[0]
+        if tag == "a":
+            return self.array(node[1])
+        if tag == "f":
+            return float(node[1])
+        if tag in ("l", "t"):
+            items = [self.decode(v) for v in node[1]]
+            return items if tag == "l" else tuple(items)
+        if tag in ("d", "o"):
+            items = [(self.decode(k), self.decode(v)) for k, v in node[1]]
+            return OrderedDict(items) if tag == "o" else dict(items)
+        if tag == "m":
+            return decode_module(self, node[1])
+        if tag == "c":
+            return complex(float(node[1]), float(node[2]))
+        if tag == "b":
+            return base64.b64decode(node[1])
+        if tag == "dev":
+            return _device_cls(node[1])
+        if tag == "g":
+            return decode_global(node[1], node[2])
+        raise CheckpointError(f"malformed checkpoint structure: unknown tag {tag!r}")
+
+
+def decode_global(module: str, qualname: str) -> Any:
+    """A function or Module class stored by name, looked up only within the allow-list."""
+    from jtorch.nn.module import Module
+
+    if _function_allowed(module):
+        obj = lookup_global(module, qualname, "function")
+        if callable(obj):
+            return obj
+    else:
+        obj = lookup_global(module, qualname, "class")
+        if isinstance(obj, type) and issubclass(obj, Module):
+            return obj
+    raise CheckpointError(
+        f"refusing to load `{module}.{qualname}`: only functions from "
+        f"{', '.join(_ALLOWED_FUNCTION_PACKAGES)} and jtorch Module classes may be referenced"
+    )
+
+
+def placement(map_location: Any) -> Any:
+    """The jax Device or Sharding that `map_location` names (None: JAX's default device)."""
+    if map_location is None:
+        return jax.devices()[0]
+    if isinstance(map_location, jax.sharding.Sharding):
+        return map_location
+    if isinstance(map_location, (str, _device_cls, jax.Device)):
+        return resolve_device(map_location)
+    raise TypeError(
+        "jtorch.load: `map_location` must be None, 'cpu', 'cuda', 'cuda:N', a jtorch.device, a "
+        f"jax.Device or a jax.sharding.Sharding, got {type(map_location).__name__}"
+    )
+
+
+def place(array: Any, target: Any) -> jax.Array:
+    """`array` (numpy or jax) as a jax array on `target` (a Device or Sharding)."""
+    return jax.device_put(array, target)

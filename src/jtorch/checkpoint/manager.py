@@ -1,0 +1,219 @@
+"""`CheckpointManager`: numbered training checkpoints over Orbax's CheckpointManager.
+
+Each step directory has the same layout as a `jtorch.save` directory (`arrays/` + `meta/`), so
+`jtorch.load(directory / str(step))` and `jtorch ckpt inspect` read it too. The saved state is
+`{"model": model.state_dict(), "optimizer": optimizer.state_dict(), "extra": extra}`; restoring
+loads it back into the given objects, which continues training bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from jtorch.checkpoint._tree import CheckpointError, Decoder, Encoder, placement
+from jtorch.checkpoint.orbax_io import FORMAT, VERSION
+
+__all__ = ["CheckpointManager"]
+
+
+def _plain_metrics(metrics: dict[str, Any] | None) -> dict[str, float] | None:
+    if metrics is None:
+        return None
+    if not isinstance(metrics, dict):
+        raise TypeError(f"CheckpointManager.save: `metrics` must be a dict, got {type(metrics)}")
+    return {str(k): float(np.asarray(v)) for k, v in metrics.items()}
+
+
+class CheckpointManager:
+    """Keeps numbered checkpoints in `directory` (orbax.checkpoint.CheckpointManager).
+
+    Args:
+        directory: where step directories `0/`, `1/`, ... go (created if missing).
+        max_to_keep: keep at most this many checkpoints (None: all). With `best_metric`, the
+            best ones by that metric are kept, otherwise the most recent.
+        best_metric: name of the entry of `metrics` that ranks checkpoints (e.g. 'val_loss').
+        best_mode: 'min' or 'max': whether lower or higher `best_metric` is better.
+        save_interval_steps: `save` only writes steps that are multiples of this.
+        async_save: write in a background thread; `save` returns once arrays are copied.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        max_to_keep: int | None = None,
+        best_metric: str | None = None,
+        best_mode: str = "min",
+        save_interval_steps: int = 1,
+        async_save: bool = False,
+    ):
+        import orbax.checkpoint as ocp
+
+        if best_mode not in ("min", "max"):
+            raise ValueError(
+                f"CheckpointManager: `best_mode` must be 'min' or 'max', got {best_mode!r}"
+            )
+        if max_to_keep is not None and max_to_keep < 1:
+            raise ValueError(f"CheckpointManager: `max_to_keep` must be >= 1, got {max_to_keep}")
+        if save_interval_steps < 1:
+            raise ValueError(
+                f"CheckpointManager: `save_interval_steps` must be >= 1, got {save_interval_steps}"
+            )
+        self.directory = Path(directory).absolute()
+        self.best_metric = best_metric
+        best_fn = None
+        if best_metric is not None:
+
+            def best_fn(metrics: dict[str, float]) -> float:
+                return metrics[best_metric]
+
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep,
+            best_fn=best_fn,
+            best_mode=best_mode,
+            keep_checkpoints_without_metrics=best_metric is None,
+            save_interval_steps=save_interval_steps,
+            enable_async_checkpointing=async_save,
+            create=True,
+        )
+        self._ocp = ocp
+        self._manager = ocp.CheckpointManager(
+            self.directory,
+            options=options,
+            item_handlers={
+                "arrays": ocp.StandardCheckpointHandler(),
+                "meta": ocp.JsonCheckpointHandler(),
+            },
+        )
+
+    def save(
+        self,
+        step: int,
+        model: Any = None,
+        optimizer: Any = None,
+        extra: Any = None,
+        metrics: dict[str, Any] | None = None,
+        *,
+        force: bool = False,
+    ) -> bool:
+        """Save the model's and optimizer's state_dicts and `extra` (any plain nesting) at `step`;
+        returns False when the step is skipped by `save_interval_steps`."""
+        if self.best_metric is not None and (metrics is None or self.best_metric not in metrics):
+            raise ValueError(
+                f"CheckpointManager.save: `metrics` must contain {self.best_metric!r} (the "
+                f"best_metric), got {sorted(metrics or {})}"
+            )
+        ocp = self._ocp
+        state = {
+            "model": None if model is None else model.state_dict(),
+            "optimizer": None if optimizer is None else optimizer.state_dict(),
+            "extra": extra,
+        }
+        encoder = Encoder()
+        tree = encoder.encode(state)
+        items = {"meta": ocp.args.JsonSave({"format": FORMAT, "version": VERSION, "tree": tree})}
+        if encoder.arrays:
+            items["arrays"] = ocp.args.StandardSave(
+                {str(i): a for i, a in enumerate(encoder.arrays)}
+            )
+        return bool(
+            self._manager.save(
+                int(step),
+                args=ocp.args.Composite(**items),
+                metrics=_plain_metrics(metrics),
+                force=force,
+            )
+        )
+
+    def _resolve(self, step: int | str) -> int:
+        if step == "latest":
+            found = self.latest_step()
+        elif step == "best":
+            if self.best_metric is None:
+                raise ValueError("CheckpointManager.restore('best') needs `best_metric`")
+            found = self.best_step()
+        elif isinstance(step, int):
+            found = step if step in self.all_steps() else None
+        else:
+            raise ValueError(f"restore: `step` must be an int, 'latest' or 'best', got {step!r}")
+        if found is None:
+            raise CheckpointError(
+                f"CheckpointManager: no checkpoint {step!r} in {self.directory} "
+                f"(steps: {self.all_steps()})"
+            )
+        return found
+
+    def restore(
+        self,
+        step: int | str = "latest",
+        model: Any = None,
+        optimizer: Any = None,
+        map_location: Any = None,
+    ) -> dict[str, Any]:
+        """Load checkpoint `step` (an int, 'latest' or 'best') into `model` and `optimizer`;
+        returns `{"step", "model", "optimizer", "extra", "metrics"}` (state_dicts included)."""
+        ocp = self._ocp
+        self.wait_until_finished()
+        step = self._resolve(step)
+        target = placement(map_location)
+        sharding = (
+            target
+            if isinstance(target, jax.sharding.Sharding)
+            else jax.sharding.SingleDeviceSharding(target)
+        )
+        items = {"meta": ocp.args.JsonRestore()}
+        step_dir = self.directory / str(step)
+        if (step_dir / "arrays").is_dir():
+            metadata = self._manager.item_metadata(step)["arrays"]
+            tree = getattr(metadata, "tree", metadata)
+            items["arrays"] = ocp.args.StandardRestore(
+                {
+                    k: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding)
+                    for k, m in tree.items()
+                }
+            )
+        restored = self._manager.restore(step, args=ocp.args.Composite(**items))
+        arrays = dict(restored["arrays"]) if "arrays" in items else {}
+        state = Decoder([arrays[str(i)] for i in range(len(arrays))]).decode(
+            restored["meta"]["tree"]
+        )
+        if model is not None:
+            if state["model"] is None:
+                raise CheckpointError(f"checkpoint {step} holds no model state")
+            model.load_state_dict(state["model"])
+        if optimizer is not None:
+            if state["optimizer"] is None:
+                raise CheckpointError(f"checkpoint {step} holds no optimizer state")
+            optimizer.load_state_dict(state["optimizer"])
+        return {**state, "step": step, "metrics": self.metrics(step)}
+
+    def metrics(self, step: int) -> dict[str, float] | None:
+        """The metrics saved with `step` (None if none)."""
+        meta = self._manager.metadata(step)
+        return getattr(meta, "metrics", None) or None
+
+    def all_steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def best_step(self) -> int | None:
+        return self._manager.best_step()
+
+    def wait_until_finished(self) -> None:
+        """Block until background saves are written."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.close()
+
+    def __enter__(self) -> CheckpointManager:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,167 @@
+"""Orbax directory checkpoints: arrays through Orbax's StandardCheckpointHandler, structure as JSON.
+
+Layout of a checkpoint directory (a composite Orbax checkpoint, readable with plain Orbax):
+
+    PATH/arrays/   the arrays, named "0", "1", ... (omitted when there are none)
+    PATH/meta/     {"format": "jtorch", "version": 1, "tree": <skeleton from _tree.Encoder>}
+
+Saves are atomic. Orbax writes into a temporary directory and renames it when complete; jtorch
+asks it to write a hidden sibling (`.NAME.jtorch-new-*`) and only then swaps it in for PATH with
+two renames (`PATH -> .NAME.jtorch-old-*`, new -> PATH). A process killed at any point leaves
+either the previous checkpoint at PATH or, inside the two-rename window, a complete checkpoint
+that `recover()` (run by every load and save) moves back to PATH. Directories without Orbax's
+commit marker are never loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from jtorch.checkpoint._tree import CheckpointError
+
+__all__ = ["save_orbax", "load_orbax", "is_orbax_checkpoint", "recover", "array_metadata"]
+
+FORMAT = "jtorch"
+VERSION = 1
+_COMMIT_MARKER = "_CHECKPOINT_METADATA"
+_checkpointer: Any = None
+
+
+def _ocp() -> Any:
+    import orbax.checkpoint as ocp
+
+    return ocp
+
+
+def _get_checkpointer() -> Any:
+    global _checkpointer
+    if _checkpointer is None:
+        ocp = _ocp()
+        _checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    return _checkpointer
+
+
+def is_orbax_checkpoint(path: str | os.PathLike) -> bool:
+    """True if `path` is a committed Orbax checkpoint directory."""
+    path = Path(path)
+    return path.is_dir() and (path / _COMMIT_MARKER).is_file()
+
+
+def _siblings(path: Path, kind: str) -> list[Path]:
+    prefix = f".{path.name}.jtorch-{kind}-"
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix))
+
+
+def recover(path: str | os.PathLike) -> None:
+    """Finish or undo a swap that a killed save left half done, and remove its leftovers."""
+    path = Path(path)
+    if not path.exists():
+        done = [p for p in _siblings(path, "new") if is_orbax_checkpoint(p)]
+        old = [p for p in _siblings(path, "old") if is_orbax_checkpoint(p)]
+        if done:
+            os.rename(done[-1], path)
+        elif old:
+            os.rename(old[-1], path)
+    if path.exists():
+        for leftover in _siblings(path, "new") + _siblings(path, "old"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _as_array(value: Any) -> Any:
+    return value if isinstance(value, jax.Array) else np.ascontiguousarray(value)
+
+
+def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
+    """Write a checkpoint directory atomically (replacing an existing checkpoint at `path`)."""
+    ocp = _ocp()
+    path = Path(path).absolute()
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"jtorch.save: {path} exists and is not a checkpoint directory")
+    if path.is_dir() and any(path.iterdir()) and not is_orbax_checkpoint(path):
+        raise FileExistsError(
+            f"jtorch.save: {path} is a non-empty directory that is not a checkpoint; refusing to "
+            "replace it"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recover(path)
+    tmp = path.parent / f".{path.name}.jtorch-new-{uuid.uuid4().hex[:12]}"
+    items = {"meta": ocp.args.JsonSave({"format": FORMAT, "version": VERSION, "tree": tree})}
+    if arrays:
+        named = {str(i): _as_array(a) for i, a in enumerate(arrays)}
+        items["arrays"] = ocp.args.StandardSave(named)
+    _get_checkpointer().save(tmp, ocp.args.Composite(**items))
+    if path.exists():
+        old = path.parent / f".{path.name}.jtorch-old-{uuid.uuid4().hex[:12]}"
+        os.rename(path, old)
+        os.rename(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, path)
+
+
+def array_metadata(path: Path) -> dict[str, Any]:
+    """{"0": ArrayMetadata(shape, dtype, ...), ...} of a checkpoint's arrays (none read)."""
+    if not (path / "arrays").is_dir():
+        return {}
+    metadata = _get_checkpointer().metadata(path).item_metadata["arrays"]
+    tree = getattr(metadata, "tree", metadata)
+    return dict(tree)
+
+
+def load_orbax(path: str | os.PathLike, target: Any) -> tuple[Any, dict[str, Any]]:
+    """(skeleton, {"0": array, ...}) of a checkpoint, arrays placed on `target`."""
+    ocp = _ocp()
+    path = Path(path).absolute()
+    recover(path)
+    if not path.exists():
+        raise FileNotFoundError(f"jtorch.load: no checkpoint at {path}")
+    if not is_orbax_checkpoint(path):
+        raise CheckpointError(
+            f"jtorch.load: {path} is not a complete Orbax checkpoint (no {_COMMIT_MARKER}; an "
+            "interrupted or foreign save?)"
+        )
+    try:
+        if not (path / "meta").is_dir():
+            return None, _load_plain_pytree(path, target)
+        items = {"meta": ocp.args.JsonRestore()}
+        if (path / "arrays").is_dir():
+            abstract = {
+                k: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=_sharding(target))
+                for k, m in array_metadata(path).items()
+            }
+            items["arrays"] = ocp.args.StandardRestore(abstract)
+        restored = _get_checkpointer().restore(path, ocp.args.Composite(**items))
+    except (CheckpointError, FileNotFoundError):
+        raise
+    except Exception as err:  # orbax/tensorstore raise many types for damaged files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"jtorch.load: cannot read Orbax checkpoint {path} (damaged or truncated?): {first}"
+        ) from err
+    meta = restored["meta"]
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"jtorch.load: {path}/meta is not a jtorch checkpoint description")
+    arrays = restored["arrays"] if "arrays" in items else {}
+    return meta["tree"], dict(arrays)
+
+
+def _sharding(target: Any) -> Any:
+    if isinstance(target, jax.sharding.Sharding):
+        return target
+    return jax.sharding.SingleDeviceSharding(target)
+
+
+def _load_plain_pytree(path: Path, target: Any) -> Any:
+    """A checkpoint written by plain Orbax (StandardCheckpointer/PyTreeCheckpointer)."""
+    ocp = _ocp()
+    tree = ocp.PyTreeCheckpointer().restore(path)
+    return jax.tree.map(lambda a: jax.device_put(a, target), tree)
