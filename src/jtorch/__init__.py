@@ -5,6 +5,7 @@ from jtorch._creation import arange, as_tensor, full, ones, rand, randint, randn
 from jtorch._device import cuda, device
 from jtorch._random import manual_seed
 from jtorch._transforms import Grads, grad, inference_mode, jit, no_grad, value_and_grad
+from jtorch.checkpoint import load, save
 
 __all__ = [
     "nn",
@@ -27,6 +28,8 @@ __all__ = [
     "ones",
     "full",
     "arange",
+    "save",
+    "load",
 ]
 
 __version__ = "0.1.0"
