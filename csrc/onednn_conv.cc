@@ -1,0 +1,424 @@
+// oneDNN convolutions in torch layouts (NCL/NCHW/NCDHW data, OI.../GOI... weights) exposed as
+// XLA FFI handlers for the CPU: forward (+ bias, + fused ReLU), backward-data and
+// backward-weights (+ bias gradient). Python registers them with jax.ffi.register_ffi_target.
+//
+// Every call looks its primitives up in a cache keyed by the full problem (shapes, strides,
+// paddings, dilations, groups, flags), so oneDNN's primitive descriptors are built once per
+// shape. Data stay in torch's plain layouts at the boundary; inside, a primitive may use
+// oneDNN's blocked layouts (layout "any"), with reorders into thread-local scratch buffers.
+
+#include <omp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dims = dnnl::memory::dims;
+
+namespace {
+
+std::atomic<int> g_threads{0};         // 0: leave OpenMP's default
+std::atomic<int> g_blocked{1};         // 1: let primitives pick blocked layouts ("any")
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+void set_threads_for_this_thread() {
+  thread_local int current = -1;
+  int want = g_threads.load(std::memory_order_relaxed);
+  if (want > 0 && want != current) {
+    omp_set_num_threads(want);
+    current = want;
+  }
+}
+
+// Grow-only, 64-byte aligned scratch buffers, one set per calling thread.
+void* scratch(int slot, size_t bytes) {
+  struct Buf {
+    void* p = nullptr;
+    size_t n = 0;
+    ~Buf() { std::free(p); }
+  };
+  thread_local Buf bufs[4];
+  Buf& b = bufs[slot];
+  if (b.n < bytes) {
+    std::free(b.p);
+    size_t n = (bytes + 63) / 64 * 64;
+    b.p = std::aligned_alloc(64, n);
+    b.n = b.p ? n : 0;
+  }
+  return b.p;
+}
+
+// The convolution problem in oneDNN's terms (all torch-plain at the boundary).
+struct Problem {
+  dims src, wei, dst, bias;  // bias empty when absent
+  dims strides, dilates, pad_l, pad_r;
+  int64_t groups;
+  bool relu;
+
+  std::string key(const char* kind) const {
+    std::ostringstream s;
+    s << kind << '|' << g_blocked.load() << '|' << groups << '|' << relu;
+    for (const dims* d : {&src, &wei, &dst, &bias, &strides, &dilates, &pad_l, &pad_r}) {
+      s << '|';
+      for (auto v : *d) s << v << ',';
+    }
+    return s.str();
+  }
+};
+
+tag plain_tag(size_t ndims) {
+  switch (ndims) {
+    case 1: return tag::a;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+    case 6: return tag::abcdef;
+    default: return tag::undef;
+  }
+}
+
+memory::desc plain_md(const dims& d) {
+  return memory::desc(d, memory::data_type::f32, plain_tag(d.size()));
+}
+
+memory::desc any_md(const dims& d) {
+  return memory::desc(d, memory::data_type::f32,
+                      g_blocked.load() ? tag::any : plain_tag(d.size()));
+}
+
+// Primitives run on whichever XLA thread calls them, so each call passes its own scratchpad
+// (oneDNN's library-managed one is tied to the creating thread).
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+memory scratchpad(const memory::desc& md) {
+  return memory(md, cpu_engine(), scratch(3, md.get_size() ? md.get_size() : 64));
+}
+
+// One argument of a primitive: the plain (user) descriptor, the primitive's descriptor and,
+// when they differ, the reorder between them.
+struct Port {
+  memory::desc user, prim, pad;
+  dnnl::reorder to_prim, to_user;
+  bool reorder = false;
+
+  void init(const memory::desc& user_md, const memory::desc& prim_md, bool is_output) {
+    user = user_md;
+    prim = prim_md;
+    reorder = user_md != prim_md;
+    if (!reorder) return;
+    auto& eng = cpu_engine();
+    auto attr = user_scratchpad();
+    if (is_output) {
+      dnnl::reorder::primitive_desc pd(eng, prim, eng, user, attr);
+      pad = pd.scratchpad_desc();
+      to_user = dnnl::reorder(pd);
+    } else {
+      dnnl::reorder::primitive_desc pd(eng, user, eng, prim, attr);
+      pad = pd.scratchpad_desc();
+      to_prim = dnnl::reorder(pd);
+    }
+  }
+
+  // Memory the primitive reads: the user's buffer, or a reordered copy in scratch `slot`.
+  memory input(dnnl::stream& s, void* ptr, int slot) const {
+    auto& eng = cpu_engine();
+    memory u(user, eng, ptr);
+    if (!reorder) return u;
+    memory p(prim, eng, scratch(slot, prim.get_size()));
+    to_prim.execute(s, {{DNNL_ARG_FROM, u}, {DNNL_ARG_TO, p},
+                        {DNNL_ARG_SCRATCHPAD, scratchpad(pad)}});
+    return p;
+  }
+  memory output(void* ptr, int slot) const {
+    auto& eng = cpu_engine();
+    if (!reorder) return memory(user, eng, ptr);
+    return memory(prim, eng, scratch(slot, prim.get_size()));
+  }
+  void finish(dnnl::stream& s, const memory& m, void* ptr) const {
+    if (!reorder) return;
+    memory u(user, cpu_engine(), ptr);
+    to_user.execute(s, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, u},
+                        {DNNL_ARG_SCRATCHPAD, scratchpad(pad)}});
+  }
+};
+
+dnnl::convolution_forward::primitive_desc fwd_pd(const Problem& p) {
+  dnnl::primitive_attr attr = user_scratchpad();
+  if (p.relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  auto& eng = cpu_engine();
+  if (p.bias.empty())
+    return dnnl::convolution_forward::primitive_desc(
+        eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+        any_md(p.src), any_md(p.wei), any_md(p.dst), p.strides, p.dilates, p.pad_l, p.pad_r,
+        attr);
+  return dnnl::convolution_forward::primitive_desc(
+      eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+      any_md(p.src), any_md(p.wei), plain_md(p.bias), any_md(p.dst), p.strides, p.dilates,
+      p.pad_l, p.pad_r, attr);
+}
+
+struct Fwd {
+  dnnl::convolution_forward prim;
+  Port src, wei, dst;
+  memory::desc pad;
+  bool has_bias;
+  explicit Fwd(const Problem& p) {
+    auto pd = fwd_pd(p);
+    prim = dnnl::convolution_forward(pd);
+    pad = pd.scratchpad_desc();
+    src.init(plain_md(p.src), pd.src_desc(), false);
+    wei.init(plain_md(p.wei), pd.weights_desc(), false);
+    dst.init(plain_md(p.dst), pd.dst_desc(), true);
+    has_bias = !p.bias.empty();
+  }
+};
+
+struct BwdData {
+  dnnl::convolution_backward_data prim;
+  Port diff_dst, wei, diff_src;
+  memory::desc pad;
+  explicit BwdData(const Problem& p) {
+    Problem q = p;
+    q.relu = false;
+    q.bias.clear();
+    auto hint = fwd_pd(q);
+    dnnl::convolution_backward_data::primitive_desc pd(
+        cpu_engine(), dnnl::algorithm::convolution_direct, any_md(p.src), any_md(p.wei),
+        any_md(p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint, user_scratchpad());
+    prim = dnnl::convolution_backward_data(pd);
+    pad = pd.scratchpad_desc();
+    diff_dst.init(plain_md(p.dst), pd.diff_dst_desc(), false);
+    wei.init(plain_md(p.wei), pd.weights_desc(), false);
+    diff_src.init(plain_md(p.src), pd.diff_src_desc(), true);
+  }
+};
+
+struct BwdWeights {
+  dnnl::convolution_backward_weights prim;
+  Port src, diff_dst, diff_wei;
+  memory::desc pad;
+  explicit BwdWeights(const Problem& p) {
+    Problem q = p;
+    q.relu = false;
+    auto hint = fwd_pd(q);
+    auto& eng = cpu_engine();
+    dnnl::convolution_backward_weights::primitive_desc pd =
+        p.bias.empty()
+            ? dnnl::convolution_backward_weights::primitive_desc(
+                  eng, dnnl::algorithm::convolution_direct, any_md(p.src), any_md(p.wei),
+                  any_md(p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint,
+                  user_scratchpad())
+            : dnnl::convolution_backward_weights::primitive_desc(
+                  eng, dnnl::algorithm::convolution_direct, any_md(p.src), any_md(p.wei),
+                  plain_md(p.bias), any_md(p.dst), p.strides, p.dilates, p.pad_l, p.pad_r,
+                  hint, user_scratchpad());
+    prim = dnnl::convolution_backward_weights(pd);
+    pad = pd.scratchpad_desc();
+    src.init(plain_md(p.src), pd.src_desc(), false);
+    diff_dst.init(plain_md(p.dst), pd.diff_dst_desc(), false);
+    diff_wei.init(plain_md(p.wei), pd.diff_weights_desc(), true);
+  }
+};
+
+template <typename T>
+std::shared_ptr<T> cached(const Problem& p, const char* kind) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<T>> cache;
+  std::string k = p.key(kind);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(k);
+    if (it != cache.end()) return it->second;
+  }
+  auto made = std::make_shared<T>(p);
+  std::lock_guard<std::mutex> lock(mu);
+  return cache.emplace(k, made).first->second;
+}
+
+dims to_dims(ffi::Span<const int64_t> s) { return dims(s.begin(), s.end()); }
+
+// Build the problem from torch-shaped data/weight dims and the attributes. The weight is
+// (O, I/g, k...) in torch; with groups > 1 oneDNN wants (g, O/g, I/g, k...), the same bytes.
+Problem make_problem(const dims& src, const dims& torch_wei, const dims& dst,
+                     ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
+                     ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r,
+                     int64_t groups, bool bias, bool relu) {
+  Problem p;
+  p.src = src;
+  p.dst = dst;
+  p.groups = groups;
+  p.relu = relu;
+  if (groups > 1) {
+    p.wei = {groups, torch_wei[0] / groups};
+    p.wei.insert(p.wei.end(), torch_wei.begin() + 1, torch_wei.end());
+  } else {
+    p.wei = torch_wei;
+  }
+  if (bias) p.bias = {torch_wei[0]};
+  p.strides = to_dims(stride);
+  p.dilates = to_dims(dilation);
+  for (auto& d : p.dilates) d -= 1;  // oneDNN counts the gaps, torch the step
+  p.pad_l = to_dims(pad_l);
+  p.pad_r = to_dims(pad_r);
+  return p;
+}
+
+template <typename F>
+ffi::Error guarded(F&& f) {
+  try {
+    set_threads_for_this_thread();
+    f();
+    return ffi::Error::Success();
+  } catch (const dnnl::error& e) {
+    return ffi::Error::Internal(std::string("oneDNN convolution failed: ") + e.what());
+  } catch (const std::exception& e) {
+    return ffi::Error::Internal(std::string("oneDNN convolution failed: ") + e.what());
+  }
+}
+
+ffi::Error ConvFwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
+                       ffi::Buffer<ffi::F32> b, ffi::ResultBuffer<ffi::F32> y,
+                       ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
+                       ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r,
+                       int64_t groups, int64_t has_bias, int64_t relu) {
+  return guarded([&] {
+    Problem p = make_problem(to_dims(x.dimensions()), to_dims(w.dimensions()),
+                             to_dims(y->dimensions()), stride, dilation, pad_l, pad_r, groups,
+                             has_bias != 0, relu != 0);
+    auto c = cached<Fwd>(p, "fwd");
+    dnnl::stream s(cpu_engine());
+    memory src = c->src.input(s, x.untyped_data(), 0);
+    memory wei = c->wei.input(s, w.untyped_data(), 1);
+    memory dst = c->dst.output(y->untyped_data(), 2);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
+        {DNNL_ARG_SCRATCHPAD, scratchpad(c->pad)}};
+    if (c->has_bias)
+      args.emplace(DNNL_ARG_BIAS, memory(plain_md(p.bias), cpu_engine(), b.untyped_data()));
+    c->prim.execute(s, args);
+    c->dst.finish(s, dst, y->untyped_data());
+    s.wait();
+  });
+}
+
+ffi::Error ConvBwdDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
+                           ffi::ResultBuffer<ffi::F32> dx, ffi::Span<const int64_t> stride,
+                           ffi::Span<const int64_t> dilation, ffi::Span<const int64_t> pad_l,
+                           ffi::Span<const int64_t> pad_r, int64_t groups) {
+  return guarded([&] {
+    Problem p = make_problem(to_dims(dx->dimensions()), to_dims(w.dimensions()),
+                             to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
+                             false, false);
+    auto c = cached<BwdData>(p, "bwd_data");
+    dnnl::stream s(cpu_engine());
+    memory ddst = c->diff_dst.input(s, dy.untyped_data(), 0);
+    memory wei = c->wei.input(s, w.untyped_data(), 1);
+    memory dsrc = c->diff_src.output(dx->untyped_data(), 2);
+    c->prim.execute(s, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
+                        {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_SCRATCHPAD, scratchpad(c->pad)}});
+    c->diff_src.finish(s, dsrc, dx->untyped_data());
+    s.wait();
+  });
+}
+
+ffi::Error ConvBwdWeightsImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+                              ffi::ResultBuffer<ffi::F32> dw, ffi::ResultBuffer<ffi::F32> db,
+                              ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
+                              ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r,
+                              int64_t groups, int64_t has_bias) {
+  return guarded([&] {
+    Problem p = make_problem(to_dims(x.dimensions()), to_dims(dw->dimensions()),
+                             to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
+                             has_bias != 0, false);
+    auto c = cached<BwdWeights>(p, "bwd_weights");
+    dnnl::stream s(cpu_engine());
+    memory src = c->src.input(s, x.untyped_data(), 0);
+    memory ddst = c->diff_dst.input(s, dy.untyped_data(), 1);
+    memory dwei = c->diff_wei.output(dw->untyped_data(), 2);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwei},
+        {DNNL_ARG_SCRATCHPAD, scratchpad(c->pad)}};
+    if (!p.bias.empty())
+      args.emplace(DNNL_ARG_DIFF_BIAS,
+                   memory(plain_md(p.bias), cpu_engine(), db->untyped_data()));
+    c->prim.execute(s, args);
+    c->diff_wei.finish(s, dwei, dw->untyped_data());
+    s.wait();
+  });
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_fwd, ConvFwdImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<ffi::Span<const int64_t>>("stride")
+                                  .Attr<ffi::Span<const int64_t>>("dilation")
+                                  .Attr<ffi::Span<const int64_t>>("pad_l")
+                                  .Attr<ffi::Span<const int64_t>>("pad_r")
+                                  .Attr<int64_t>("groups")
+                                  .Attr<int64_t>("has_bias")
+                                  .Attr<int64_t>("relu"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd_data, ConvBwdDataImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<ffi::Span<const int64_t>>("stride")
+                                  .Attr<ffi::Span<const int64_t>>("dilation")
+                                  .Attr<ffi::Span<const int64_t>>("pad_l")
+                                  .Attr<ffi::Span<const int64_t>>("pad_r")
+                                  .Attr<int64_t>("groups"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd_weights, ConvBwdWeightsImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<ffi::Span<const int64_t>>("stride")
+                                  .Attr<ffi::Span<const int64_t>>("dilation")
+                                  .Attr<ffi::Span<const int64_t>>("pad_l")
+                                  .Attr<ffi::Span<const int64_t>>("pad_r")
+                                  .Attr<int64_t>("groups")
+                                  .Attr<int64_t>("has_bias"));
+
+extern "C" {
+// Threads oneDNN's OpenMP teams use (0 keeps OpenMP's default); set to XLA's intra-op pool.
+void jtorch_onednn_set_threads(int n) { g_threads.store(n); }
+// 1: primitives may choose blocked layouts (with reorders); 0: plain layouts throughout.
+void jtorch_onednn_set_blocked(int on) { g_blocked.store(on); }
+int jtorch_onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  return v->major * 10000 + v->minor * 100 + v->patch;
+}
+}

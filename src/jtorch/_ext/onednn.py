@@ -1,0 +1,341 @@
+"""oneDNN convolutions on the CPU as XLA FFI custom calls, differentiable and jit/vmap-safe.
+
+The C++ side (csrc/onednn_conv.cc, built into `_onednn_conv*.so` when oneDNN is available at
+install time) registers three FFI targets: forward (+ bias, + fused ReLU), backward-data and
+backward-weights (+ bias gradient), all in torch's layouts (NC..., OI...). Here they are wrapped
+in `jax.custom_vjp`s whose backward passes call the two backward primitives.
+
+Environment:
+- `JTORCH_CPU_CONV=xla` turns the oneDNN path off (`use_onednn()` is then False).
+- `JTORCH_ONEDNN_THREADS=<n>` sets oneDNN's thread count (default: the CPUs this process may
+  run on, the size of XLA's CPU intra-op pool).
+- `JTORCH_ONEDNN_BLOCKED=0` keeps plain layouts inside the primitives (default 1: let oneDNN
+  pick its blocked layouts and reorder at the boundary, measured faster on AVX2).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.metadata as md
+import os
+import platform
+import sys
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+__all__ = ["available", "use_onednn", "load_error", "conv_nd", "conv_transpose_nd"]
+
+_TARGETS = ("conv_fwd", "conv_bwd_data", "conv_bwd_weights")
+_state: dict = {}
+
+
+def _preload_dnnl() -> None:
+    """Load libdnnl.so.3 from the `onednn-cpu-gomp` wheel globally, so the extension links."""
+    try:
+        files = md.distribution("onednn-cpu-gomp").files or []
+    except md.PackageNotFoundError:
+        return  # maybe on the loader's path (JTORCH_ONEDNN_ROOT builds, system installs)
+    for f in files:
+        if f.name == "libdnnl.so.3":
+            path = md.distribution("onednn-cpu-gomp").locate_file(f)
+            ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+            return
+
+
+def _load() -> ctypes.CDLL | None:
+    """Load the extension and register its FFI targets once; remember why if it fails."""
+    if "lib" in _state:
+        return _state["lib"]
+    lib = None
+    try:
+        found = sorted(Path(__file__).parent.glob("_onednn_conv*.so"))
+        if not found:
+            raise ImportError("the extension _onednn_conv was not built")
+        _preload_dnnl()
+        lib = ctypes.CDLL(str(found[0]))
+        for name in _TARGETS:
+            fn = getattr(lib, f"jtorch_onednn_{name}")
+            jax.ffi.register_ffi_target(
+                f"jtorch_onednn_{name}", jax.ffi.pycapsule(fn), platform="cpu"
+            )
+        threads = int(os.environ.get("JTORCH_ONEDNN_THREADS", "0")) or _cpu_count()
+        lib.jtorch_onednn_set_threads(threads)
+        lib.jtorch_onednn_set_blocked(int(os.environ.get("JTORCH_ONEDNN_BLOCKED", "1") != "0"))
+    except (OSError, ImportError, AttributeError, ValueError) as err:
+        _state["error"] = f"{type(err).__name__}: {err}"
+        lib = None
+    _state["lib"] = lib
+    return lib
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def available() -> bool:
+    """True when the oneDNN extension is built and its FFI targets are registered."""
+    return _load() is not None
+
+
+def load_error() -> str | None:
+    """Why the extension did not load (None when it did)."""
+    _load()
+    return _state.get("error")
+
+
+def _expected() -> bool:
+    """Whether an install here should have built the extension (Linux on x86-64)."""
+    return sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
+
+
+def use_onednn() -> bool:
+    """Dispatch policy: CPU backend, extension loaded, and `JTORCH_CPU_CONV` is not 'xla'.
+
+    Warns once when the extension was expected on this platform but did not load.
+    """
+    if os.environ.get("JTORCH_CPU_CONV", "").lower() == "xla":
+        return False
+    if jax.default_backend() != "cpu":
+        return False
+    if available():
+        return True
+    if _expected() and not _state.get("warned"):
+        _state["warned"] = True
+        warnings.warn(
+            f"jtorch: oneDNN convolutions unavailable ({_state.get('error')}); "
+            "using XLA's convolution on the CPU (set JTORCH_CPU_CONV=xla to silence this)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return False
+
+
+class _Cfg(NamedTuple):
+    """Static description of a convolution in oneDNN's forward view (torch step dilation)."""
+
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pad_l: tuple[int, ...]
+    pad_r: tuple[int, ...]
+    groups: int
+    has_bias: bool
+    relu: bool = False
+
+    def attrs(self) -> dict:
+        return dict(
+            stride=np.asarray(self.stride, np.int64),
+            dilation=np.asarray(self.dilation, np.int64),
+            pad_l=np.asarray(self.pad_l, np.int64),
+            pad_r=np.asarray(self.pad_r, np.int64),
+            groups=np.int64(self.groups),
+        )
+
+
+# vmap: "sequential" maps the custom call over the vmapped axis one slice at a time (correct
+# for every batching pattern; jtorch's own layers never vmap a convolution).
+_VMAP = "sequential"
+
+
+def _fwd_call(x, w, b, cfg: _Cfg, out_spatial: tuple[int, ...]):
+    shape = (x.shape[0], w.shape[0]) + tuple(out_spatial)
+    return jax.ffi.ffi_call(
+        "jtorch_onednn_conv_fwd", jax.ShapeDtypeStruct(shape, jnp.float32), vmap_method=_VMAP
+    )(x, w, b, **cfg.attrs(), has_bias=np.int64(cfg.has_bias), relu=np.int64(cfg.relu))
+
+
+def _bwd_data_call(dy, w, src_shape: tuple[int, ...], cfg: _Cfg):
+    return jax.ffi.ffi_call(
+        "jtorch_onednn_conv_bwd_data",
+        jax.ShapeDtypeStruct(src_shape, jnp.float32),
+        vmap_method=_VMAP,
+    )(dy, w, **cfg.attrs())
+
+
+def _bwd_weights_call(x, dy, w_shape: tuple[int, ...], cfg: _Cfg):
+    return jax.ffi.ffi_call(
+        "jtorch_onednn_conv_bwd_weights",
+        (
+            jax.ShapeDtypeStruct(w_shape, jnp.float32),
+            jax.ShapeDtypeStruct((w_shape[0],), jnp.float32),
+        ),
+        vmap_method=_VMAP,
+    )(x, dy, **cfg.attrs(), has_bias=np.int64(cfg.has_bias))
+
+
+def _out_spatial(x, w, cfg: _Cfg) -> tuple[int, ...]:
+    return tuple(
+        (size + lo + hi - d * (k - 1) - 1) // s + 1
+        for size, k, s, d, lo, hi in zip(
+            x.shape[2:], w.shape[2:], cfg.stride, cfg.dilation, cfg.pad_l, cfg.pad_r
+        )
+    )
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _conv(x, w, b, cfg: _Cfg):
+    return _fwd_call(x, w, b, cfg, _out_spatial(x, w, cfg))
+
+
+def _conv_fwd(x, w, b, cfg: _Cfg):
+    y = _conv(x, w, b, cfg)
+    return y, (x, w, y if cfg.relu else None)
+
+
+def _conv_bwd(cfg: _Cfg, res, g):
+    x, w, y = res
+    if cfg.relu:
+        g = jnp.where(y > 0, g, 0.0)
+    dx = _bwd_data_call(g, w, x.shape, cfg)
+    dw, db = _bwd_weights_call(x, g, w.shape, cfg)
+    db = db if cfg.has_bias else jnp.zeros((0,), jnp.float32)
+    return dx, dw, db
+
+
+_conv.defvjp(_conv_fwd, _conv_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_t(x, w, out_spatial: tuple[int, ...], cfg: _Cfg):
+    """Transposed convolution: backward-data of the forward conv (y -> x) that `cfg` describes."""
+    shape = (x.shape[0], w.shape[1] * cfg.groups) + tuple(out_spatial)
+    return _bwd_data_call(x, w, shape, cfg)
+
+
+def _conv_t_fwd(x, w, out_spatial, cfg):
+    return _conv_t(x, w, out_spatial, cfg), (x, w)
+
+
+def _conv_t_bwd(out_spatial, cfg, res, g):
+    x, w = res
+    no_bias = jnp.zeros((0,), jnp.float32)
+    dx = _fwd_call(g, w, no_bias, cfg, tuple(x.shape[2:]))
+    dw, _ = _bwd_weights_call(g, x, w.shape, cfg)
+    return dx, dw
+
+
+_conv_t.defvjp(_conv_t_fwd, _conv_t_bwd)
+
+
+def _is_f32(*arrays) -> bool:
+    return all(a is None or jnp.asarray(a).dtype == jnp.float32 for a in arrays)
+
+
+def conv_nd(x, w, b, stride, padding, dilation, groups, *, relu=False):
+    """y = conv(x, w) + b (optionally ReLU'd) on oneDNN, for already-normalised torch arguments.
+
+    x: (N, C_in, *spatial) float32 with 1 to 3 spatial axes; w: (C_out, C_in/groups, *kernel);
+    b: (C_out,) or None; stride, dilation: tuples of ints; padding: tuple of (lo, hi) pairs;
+    groups: int. Inputs that are not all float32 go to `lax.conv_general_dilated`.
+    """
+    x, w = jnp.asarray(x), jnp.asarray(w)
+    n = x.ndim - 2
+    if not _is_f32(x, w, b) or not available():
+        return _xla_conv(x, w, b, stride, padding, dilation, groups, relu)
+    cfg = _Cfg(
+        tuple(int(s) for s in stride),
+        tuple(int(d) for d in dilation),
+        tuple(int(p[0]) for p in padding),
+        tuple(int(p[1]) for p in padding),
+        int(groups),
+        b is not None,
+        bool(relu),
+    )
+    if len(cfg.stride) != n or len(cfg.pad_l) != n or len(cfg.dilation) != n:
+        raise ValueError(
+            f"conv_nd: stride {stride}, padding {padding} and dilation {dilation} must each "
+            f"have {n} entries for an input of shape {tuple(x.shape)}"
+        )
+    bias = jnp.zeros((0,), jnp.float32) if b is None else jnp.asarray(b)
+    return _conv(x, w, bias, cfg)
+
+
+def conv_transpose_nd(x, w, b, stride, padding, output_padding, dilation, groups):
+    """Transposed convolution on oneDNN's backward-data primitive, torch's conv_transpose semantics.
+
+    x: (N, C_in, *spatial) float32; w: (C_in, C_out/groups, *kernel); b: (C_out,) or None;
+    stride, padding, output_padding, dilation: tuples of ints; groups: int. Output size per axis
+    (in − 1)·s − 2p + d·(k − 1) + output_padding + 1. Non-float32 inputs go to XLA.
+    """
+    x, w = jnp.asarray(x), jnp.asarray(w)
+    if not _is_f32(x, w, b) or not available():
+        return _xla_conv_transpose(x, w, b, stride, padding, output_padding, dilation, groups)
+    kernel = w.shape[2:]
+    out = tuple(
+        (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for size, k, s, p, op, d in zip(
+            x.shape[2:], kernel, stride, padding, output_padding, dilation
+        )
+    )
+    # The forward conv out -> x pads p on the left and p − output_padding on the right.
+    cfg = _Cfg(
+        tuple(int(s) for s in stride),
+        tuple(int(d) for d in dilation),
+        tuple(int(p) for p in padding),
+        tuple(int(p) - int(op) for p, op in zip(padding, output_padding)),
+        int(groups),
+        False,
+    )
+    y = _conv_t(x, w, out, cfg)
+    if b is not None:
+        y = y + jnp.asarray(b).reshape((1, -1) + (1,) * (x.ndim - 2))
+    return y
+
+
+def _dimension_numbers(n: int) -> lax.ConvDimensionNumbers:
+    sp = "DHW"[3 - n :]
+    ones = (1,) * (n + 2)
+    return lax.conv_dimension_numbers(ones, ones, ("NC" + sp, "OI" + sp, "NC" + sp))
+
+
+def _xla_conv(x, w, b, stride, padding, dilation, groups, relu=False):
+    """The XLA reference for `conv_nd` (same arguments)."""
+    n = x.ndim - 2
+    y = lax.conv_general_dilated(
+        x,
+        w.astype(x.dtype),
+        window_strides=tuple(stride),
+        padding=[tuple(p) for p in padding],
+        rhs_dilation=tuple(dilation),
+        dimension_numbers=_dimension_numbers(n),
+        feature_group_count=groups,
+    )
+    if b is not None:
+        y = y + jnp.asarray(b).astype(y.dtype).reshape((1, -1) + (1,) * n)
+    return jnp.maximum(y, 0) if relu else y
+
+
+def _xla_conv_transpose(x, w, b, stride, padding, output_padding, dilation, groups):
+    """The XLA reference for `conv_transpose_nd` (same arguments)."""
+    n = x.ndim - 2
+    kernel = w.shape[2:]
+    cin, cout_g = w.shape[0], w.shape[1]
+    w = w.reshape((groups, cin // groups, cout_g) + kernel)
+    w = jnp.swapaxes(w, 1, 2).reshape((groups * cout_g, cin // groups) + kernel)
+    w = jnp.flip(w, axis=tuple(range(2, n + 2)))
+    pads = [
+        (d * (k - 1) - p, d * (k - 1) - p + op)
+        for k, d, p, op in zip(kernel, dilation, padding, output_padding)
+    ]
+    y = lax.conv_general_dilated(
+        x,
+        w.astype(x.dtype),
+        window_strides=(1,) * n,
+        padding=pads,
+        lhs_dilation=tuple(stride),
+        rhs_dilation=tuple(dilation),
+        dimension_numbers=_dimension_numbers(n),
+        feature_group_count=groups,
+    )
+    if b is not None:
+        y = y + jnp.asarray(b).astype(y.dtype).reshape((1, -1) + (1,) * n)
+    return y
