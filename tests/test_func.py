@@ -149,8 +149,8 @@ def test_strict_and_tied_weights():
 
 def test_value_and_grad_of_module_agrees():
     """functional_call gradients equal jtorch.value_and_grad's on the module itself."""
-    _, j = _pair("lstm")
-    x = jnp.asarray(_input("lstm"))
+    _, j = _pair("mlp")
+    x = jnp.asarray(_input("mlp"))
     grads = jtorch.jit(jtorch.grad(lambda m: (m(x) ** 2).sum()))(j)
     params = {k: p.value for k, p in j.named_parameters()}
     fgrads = jax.jit(jax.grad(lambda p: (functional_call(j, p, (x,)) ** 2).sum()))(params)
