@@ -70,7 +70,7 @@ def _max_cases(count, seed=0):
     return cases
 
 
-@pytest.mark.parametrize("dim,kwargs,spatial", _max_cases(14), ids=str)
+@pytest.mark.parametrize("dim,kwargs,spatial", _max_cases(10), ids=str)
 def test_max_pool_matches_torch(dim, kwargs, spatial):
     _check_fn(f"max_pool{dim}d", _x((2, 3, *spatial)), **kwargs)
 
@@ -95,7 +95,7 @@ def _avg_cases(count, seed=1):
     return cases
 
 
-@pytest.mark.parametrize("dim,kwargs,spatial", _avg_cases(14), ids=str)
+@pytest.mark.parametrize("dim,kwargs,spatial", _avg_cases(10), ids=str)
 def test_avg_pool_matches_torch(dim, kwargs, spatial):
     _check_fn(f"avg_pool{dim}d", _x((2, 3, *spatial)), **kwargs)
 
