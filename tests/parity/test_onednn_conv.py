@@ -1,0 +1,202 @@
+"""oneDNN convolutions (jtorch._ext) against torch and against XLA's conv_general_dilated.
+
+Forward values and gradients w.r.t. input, weight and bias over a seeded grid of configurations
+(1-3 spatial dims, strides, symmetric/asymmetric padding, dilations, groups, bias; transposed
+convolutions with output_padding), and composition with jit, grad, value_and_grad and vmap.
+Skipped when the extension is not built. Tolerance: float32, rtol=1e-4, atol=1e-5.
+"""
+
+import random
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from jtorch import _ext  # noqa: E402
+from jtorch._ext import onednn  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not _ext.available(), reason=f"oneDNN extension not available: {_ext.load_error()}"
+)
+
+RTOL, ATOL = 1e-4, 1e-5
+tF = torch.nn.functional
+
+
+def _conv_cases(count, seed=0):
+    rng = random.Random(seed)
+    cases = []
+    for i in range(count):
+        dim = [1, 2, 3][i % 3] if i < 6 else rng.choice([1, 2, 2])
+        groups = rng.choice([1, 1, 2, 3])
+        cin, cout = groups * rng.randint(1, 3), groups * rng.randint(1, 3)
+        k = tuple(rng.randint(1, 3) for _ in range(dim))
+        stride = tuple(rng.randint(1, 2) for _ in range(dim))
+        dilation = tuple(rng.randint(1, 2) for _ in range(dim))
+        if rng.random() < 0.3:  # torch's padding='same': the odd element on the right
+            stride = (1,) * dim
+            padding = tuple(
+                (d * (kk - 1) // 2, d * (kk - 1) - d * (kk - 1) // 2) for kk, d in zip(k, dilation)
+            )
+        else:
+            padding = tuple((p, p) for p in (rng.randint(0, 2) for _ in range(dim)))
+        spatial = tuple(rng.randint(5, 8) if dim < 3 else 5 for _ in range(dim))
+        bias = rng.random() < 0.7
+        cases.append((dim, cin, cout, k, stride, padding, dilation, groups, bias, spatial))
+    return cases
+
+
+def _transpose_cases(count, seed=1):
+    rng = random.Random(seed)
+    cases = []
+    for i in range(count):
+        dim = [1, 2, 3][i % 3] if i < 3 else 2
+        groups = rng.choice([1, 1, 2])
+        cin, cout = groups * rng.randint(1, 2), groups * rng.randint(1, 3)
+        k = tuple(rng.randint(1, 3) for _ in range(dim))
+        stride = tuple(rng.randint(1, 3) for _ in range(dim))
+        dilation = tuple(rng.randint(1, 2) for _ in range(dim))
+        padding = tuple(rng.randint(0, 2) for _ in range(dim))
+        output_padding = tuple(rng.randint(0, max(s, d) - 1) for s, d in zip(stride, dilation))
+        spatial = tuple(rng.randint(3, 5) for _ in range(dim))
+        bias = rng.random() < 0.7
+        cases.append(
+            (dim, cin, cout, k, stride, padding, output_padding, dilation, groups, bias, spatial)
+        )
+    return cases
+
+
+def _data(x_shape, w_shape, bias_size, seed=0):
+    """Random input, weight and (bias_size,) bias (None when bias_size is 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    b = rng.standard_normal(bias_size).astype(np.float32) if bias_size else None
+    return x, w, b
+
+
+def _torch_value_and_grads(fn, x, w, b, g):
+    xs = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    out = fn(*xs)
+    (out * torch.tensor(g)).sum().backward()
+    return out.detach().numpy(), [a.grad.numpy() if a is not None else None for a in xs]
+
+
+def _jax_value_and_grads(fn, x, w, b, g):
+    def loss(x, w, b):
+        out = fn(x, w, b)
+        return (out * g).sum(), out
+
+    argnums = (0, 1, 2) if b is not None else (0, 1)
+    (_, out), grads = jax.jit(jax.value_and_grad(loss, argnums=argnums, has_aux=True))(x, w, b)
+    grads = list(grads) + [None] * (3 - len(grads))
+    return np.asarray(out), [np.asarray(d) if d is not None else None for d in grads]
+
+
+def _assert_same(got, want, label):
+    (out_a, grads_a), (out_b, grads_b) = got, want
+    np.testing.assert_allclose(out_a, out_b, RTOL, ATOL, err_msg=f"{label}: output")
+    for name, a, b in zip(("input", "weight", "bias"), grads_a, grads_b):
+        if b is not None:
+            np.testing.assert_allclose(a, b, RTOL, ATOL, err_msg=f"{label}: grad {name}")
+
+
+@pytest.mark.parametrize(
+    "dim,cin,cout,k,stride,padding,dilation,groups,bias,spatial", _conv_cases(14), ids=str
+)
+def test_conv_matches_torch_and_xla(dim, cin, cout, k, stride, padding, dilation, groups, bias,
+                                    spatial):  # fmt: skip
+    x, w, b = _data((2, cin, *spatial), (cout, cin // groups, *k), cout * bias)
+    args = (stride, padding, dilation, groups)
+    fn = lambda x, w, b: _ext.conv_nd(x, w, b, *args)
+    ref = lambda x, w, b: onednn._xla_conv(x, w, b, *args)
+    shape = jax.eval_shape(ref, x, w, b).shape
+    g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    got = _jax_value_and_grads(fn, x, w, b, g)
+    xla = _jax_value_and_grads(ref, x, w, b, g)
+
+    def torch_fn(x, w, b):
+        pads = [p for lo_hi in reversed(padding) for p in lo_hi]  # F.pad: last axis first
+        x = tF.pad(x, pads)
+        return getattr(tF, f"conv{dim}d")(x, w, b, stride, 0, dilation, groups)
+
+    _assert_same(got, _torch_value_and_grads(torch_fn, x, w, b, g), "vs torch")
+    _assert_same(got, xla, "vs XLA")
+
+
+@pytest.mark.parametrize(
+    "dim,cin,cout,k,stride,padding,output_padding,dilation,groups,bias,spatial",
+    _transpose_cases(6),
+    ids=str,
+)
+def test_conv_transpose_matches_torch_and_xla(dim, cin, cout, k, stride, padding, output_padding,
+                                              dilation, groups, bias, spatial):  # fmt: skip
+    x, w, b = _data((2, cin, *spatial), (cin, cout // groups, *k), cout * bias)
+    args = (stride, padding, output_padding, dilation, groups)
+    fn = lambda x, w, b: _ext.conv_transpose_nd(x, w, b, *args)
+    ref = lambda x, w, b: onednn._xla_conv_transpose(x, w, b, *args)
+    shape = jax.eval_shape(ref, x, w, b).shape
+    g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    got = _jax_value_and_grads(fn, x, w, b, g)
+
+    def torch_fn(x, w, b):
+        f = getattr(tF, f"conv_transpose{dim}d")
+        return f(x, w, b, stride, padding, output_padding, groups, dilation)
+
+    _assert_same(got, _torch_value_and_grads(torch_fn, x, w, b, g), "vs torch")
+    _assert_same(got, _jax_value_and_grads(ref, x, w, b, g), "vs XLA")
+
+
+def test_fused_relu_matches_torch():
+    x, w, b = _data((2, 3, 8, 8), (4, 3, 3, 3), 4)
+    g = np.random.default_rng(1).standard_normal((2, 4, 8, 8)).astype(np.float32)
+    fn = lambda x, w, b: _ext.conv_nd(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, relu=True)
+    got = _jax_value_and_grads(fn, x, w, b, g)
+    want = _torch_value_and_grads(lambda x, w, b: tF.relu(tF.conv2d(x, w, b, 1, 1)), x, w, b, g)
+    _assert_same(got, want, "relu")
+
+
+def test_composes_with_grad_and_vmap():
+    x, w, b = _data((3, 2, 4, 7, 7), (6, 4, 3, 3), 6)
+    args = ((2, 1), ((1, 1), (0, 2)), (1, 1), 1)
+    conv = lambda x, w, b: _ext.conv_nd(x, w, b, *args)
+    ref = lambda x, w, b: onednn._xla_conv(x, w, b, *args)
+    # vmap over a leading axis of the input only, and of input and weight together
+    np.testing.assert_allclose(
+        jax.vmap(conv, (0, None, None))(x, w, b), jax.vmap(ref, (0, None, None))(x, w, b),
+        RTOL, ATOL,
+    )  # fmt: skip
+    ws = np.stack([w, 2 * w, -w])
+    np.testing.assert_allclose(
+        jax.jit(jax.vmap(conv, (0, 0, None)))(x, ws, b), jax.vmap(ref, (0, 0, None))(x, ws, b),
+        RTOL, ATOL,
+    )  # fmt: skip
+    # per-example gradients: vmap of grad
+    loss = lambda f: lambda w, x: (f(x, w, b) ** 2).sum()
+    got = jax.jit(jax.vmap(jax.grad(loss(conv)), (None, 0)))(w, x)
+    want = jax.vmap(jax.grad(loss(ref)), (None, 0))(w, x)
+    np.testing.assert_allclose(got, want, RTOL, 1e-4)
+    # plain grad without jit, and second use of a cached primitive
+    got = jax.grad(loss(conv))(w, x[0])
+    np.testing.assert_allclose(got, jax.grad(loss(ref))(w, x[0]), RTOL, 1e-4)
+
+
+def test_non_float32_inputs_fall_back_to_xla():
+    x, w, b = _data((1, 2, 5, 5), (3, 2, 3, 3), 3)
+    xb, wb = jnp.asarray(x, jnp.bfloat16), jnp.asarray(w, jnp.bfloat16)
+    args = ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    got = _ext.conv_nd(xb, wb, None, *args)
+    assert got.dtype == jnp.bfloat16
+    np.testing.assert_allclose(
+        np.asarray(got, np.float32), np.asarray(onednn._xla_conv(xb, wb, None, *args), np.float32)
+    )
+
+
+def test_policy_follows_environment(monkeypatch):
+    monkeypatch.setenv("JTORCH_CPU_CONV", "xla")
+    assert not _ext.use_onednn()
+    monkeypatch.setenv("JTORCH_CPU_CONV", "onednn")
+    assert _ext.use_onednn() == (jax.default_backend() == "cpu")
