@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = {k: np.asarray(v) for k, v in model.state_dict().items()}
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     model.train()
-    for epoch in range(2):
+    for epoch in range(2):  # noqa: B007 (the last epoch is saved below)
         loss = train_step(model, optimizer, x, y)
     path = os.path.join(out, "checkpoint.tar")
     jtorch.save(
