@@ -100,7 +100,7 @@ def load(f: str | os.PathLike, map_location: Any = None, weights_only: bool | No
     tree, arrays = load_orbax(path, target)
     if tree is None:  # a plain Orbax pytree checkpoint
         return arrays
-    return Decoder([arrays[str(i)] for i in range(len(arrays))]).decode(tree)
+    return Decoder(arrays).decode(tree)
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:

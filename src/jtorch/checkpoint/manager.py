@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from jtorch.checkpoint._tree import CheckpointError, Decoder, Encoder, placement
-from jtorch.checkpoint.orbax_io import FORMAT, VERSION
+from jtorch.checkpoint.orbax_io import FORMAT, VERSION, join_arrays, split_arrays
 
 __all__ = ["CheckpointManager"]
 
@@ -38,7 +38,8 @@ class CheckpointManager:
             best ones by that metric are kept, otherwise the most recent.
         best_metric: name of the entry of `metrics` that ranks checkpoints (e.g. 'val_loss').
         best_mode: 'min' or 'max': whether lower or higher `best_metric` is better.
-        save_interval_steps: `save` only writes steps that are multiples of this.
+        save_interval_steps: after the first save, `save` only writes steps that are multiples
+            of this.
         async_save: write in a background thread; `save` returns once arrays are copied.
     """
 
@@ -115,11 +116,11 @@ class CheckpointManager:
         }
         encoder = Encoder()
         tree = encoder.encode(state)
-        items = {"meta": ocp.args.JsonSave({"format": FORMAT, "version": VERSION, "tree": tree})}
-        if encoder.arrays:
-            items["arrays"] = ocp.args.StandardSave(
-                {str(i): a for i, a in enumerate(encoder.arrays)}
-            )
+        named, empty = split_arrays(encoder.arrays)
+        meta = {"format": FORMAT, "version": VERSION, "tree": tree, "empty": empty}
+        items = {"meta": ocp.args.JsonSave(meta)}
+        if named:
+            items["arrays"] = ocp.args.StandardSave(named)
         return bool(
             self._manager.save(
                 int(step),
@@ -177,10 +178,9 @@ class CheckpointManager:
                 }
             )
         restored = self._manager.restore(step, args=ocp.args.Composite(**items))
-        arrays = dict(restored["arrays"]) if "arrays" in items else {}
-        state = Decoder([arrays[str(i)] for i in range(len(arrays))]).decode(
-            restored["meta"]["tree"]
-        )
+        named = dict(restored["arrays"]) if "arrays" in items else {}
+        arrays = join_arrays(named, restored["meta"].get("empty", {}), target)
+        state = Decoder(arrays).decode(restored["meta"]["tree"])
         if model is not None:
             if state["model"] is None:
                 raise CheckpointError(f"checkpoint {step} holds no model state")

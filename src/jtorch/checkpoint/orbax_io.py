@@ -44,7 +44,10 @@ def _get_checkpointer() -> Any:
     global _checkpointer
     if _checkpointer is None:
         ocp = _ocp()
-        _checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+        handler = ocp.CompositeCheckpointHandler(
+            arrays=ocp.StandardCheckpointHandler(), meta=ocp.JsonCheckpointHandler()
+        )
+        _checkpointer = ocp.Checkpointer(handler)
     return _checkpointer
 
 
@@ -77,7 +80,26 @@ def recover(path: str | os.PathLike) -> None:
 
 
 def _as_array(value: Any) -> Any:
-    return value if isinstance(value, jax.Array) else np.ascontiguousarray(value)
+    return value if isinstance(value, jax.Array) else np.asarray(value, order="C")
+
+
+def split_arrays(arrays: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """({"0": array, ...} for Orbax, {"3": [shape, dtype]} for the empty arrays Orbax refuses)."""
+    named, empty = {}, {}
+    for i, array in enumerate(arrays):
+        if array.size == 0:
+            empty[str(i)] = [list(array.shape), np.dtype(array.dtype).name]
+        else:
+            named[str(i)] = _as_array(array)
+    return named, empty
+
+
+def join_arrays(named: dict[str, Any], empty: dict[str, Any], target: Any) -> list[Any]:
+    """The array list back from `split_arrays`' two parts."""
+    out = dict(named)
+    for key, (shape, dtype) in empty.items():
+        out[key] = jax.device_put(np.zeros(shape, dtype), target)
+    return [out[str(i)] for i in range(len(out))]
 
 
 def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
@@ -94,11 +116,17 @@ def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
     tmp = path.parent / f".{path.name}.jtorch-new-{uuid.uuid4().hex[:12]}"
-    items = {"meta": ocp.args.JsonSave({"format": FORMAT, "version": VERSION, "tree": tree})}
-    if arrays:
-        named = {str(i): _as_array(a) for i, a in enumerate(arrays)}
+    named, empty = split_arrays(arrays)
+    meta = {"format": FORMAT, "version": VERSION, "tree": tree, "empty": empty}
+    items = {"meta": ocp.args.JsonSave(meta)}
+    if named:
         items["arrays"] = ocp.args.StandardSave(named)
-    _get_checkpointer().save(tmp, ocp.args.Composite(**items))
+    try:
+        _get_checkpointer().save(tmp, ocp.args.Composite(**items))
+    except BaseException:
+        for leftover in path.parent.glob(f"{tmp.name}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        raise
     if path.exists():
         old = path.parent / f".{path.name}.jtorch-old-{uuid.uuid4().hex[:12]}"
         os.rename(path, old)
@@ -117,8 +145,8 @@ def array_metadata(path: Path) -> dict[str, Any]:
     return dict(tree)
 
 
-def load_orbax(path: str | os.PathLike, target: Any) -> tuple[Any, dict[str, Any]]:
-    """(skeleton, {"0": array, ...}) of a checkpoint, arrays placed on `target`."""
+def load_orbax(path: str | os.PathLike, target: Any) -> tuple[Any, list[Any]]:
+    """(skeleton, arrays) of a checkpoint, arrays placed on `target`."""
     ocp = _ocp()
     path = Path(path).absolute()
     recover(path)
@@ -150,8 +178,8 @@ def load_orbax(path: str | os.PathLike, target: Any) -> tuple[Any, dict[str, Any
     meta = restored["meta"]
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"jtorch.load: {path}/meta is not a jtorch checkpoint description")
-    arrays = restored["arrays"] if "arrays" in items else {}
-    return meta["tree"], dict(arrays)
+    arrays = dict(restored["arrays"]) if "arrays" in items else {}
+    return meta["tree"], join_arrays(arrays, meta.get("empty", {}), target)
 
 
 def _sharding(target: Any) -> Any:
