@@ -39,6 +39,16 @@ def _twins(name, args, kwargs, seed=0):
     return jt, th
 
 
+@jtorch.jit  # one compiled program per module structure keeps the suite fast
+def _forward_backward(model, x, cot):
+    def loss_fn(model, x):
+        out = model(x)
+        return jnp.sum(out * cot), out
+
+    (_, out), (grads, gx) = jtorch.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(model, x)
+    return out, grads, gx
+
+
 def _step_both(jt, th, x_np, seed):
     """One forward/backward of sum(out·cotangent) in both; compare output, input and param grads."""
     xt = torch.tensor(x_np, requires_grad=True)
@@ -46,13 +56,7 @@ def _step_both(jt, th, x_np, seed):
     cot = _rand(seed + 100, tuple(out_t.shape), 1.0, 0.0)
     (out_t * torch.tensor(cot)).sum().backward()
 
-    def loss_fn(model, x):
-        out = model(x)
-        return jnp.sum(out * cot), out
-
-    (_, out_j), (grads, gx) = jtorch.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
-        jt, jnp.asarray(x_np)
-    )
+    out_j, grads, gx = _forward_backward(jt, jnp.asarray(x_np), jnp.asarray(cot))
     _close(out_j, out_t)
     _close(gx, xt.grad)
     assert list(grads) == [n for n, p in th.named_parameters()]

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 __all__ = [
@@ -277,7 +278,7 @@ def local_response_norm(
     sq = jnp.pad(jnp.square(x), pad)
     div = (
         jax.lax.reduce_window(
-            sq, jnp.zeros((), sq.dtype), jax.lax.add, window, (1,) * x.ndim, "VALID"
+            sq, np.zeros((), sq.dtype), jax.lax.add, window, (1,) * x.ndim, "VALID"
         )
         / size
     )
