@@ -75,6 +75,9 @@ def _rebuild_tensor(storage: np.ndarray, offset: int, size: Any, stride: Any) ->
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if offset < 0 or last >= storage.size:
         raise CheckpointError("a tensor in the file points outside its storage (damaged file?)")
+    contiguous = tuple(int(np.prod(size[i + 1 :])) for i in range(len(size)))
+    if stride == contiguous:  # the common case: no strided copy (device_put copies once)
+        return storage[offset : offset + count].reshape(size)
     item = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
         storage[offset:], shape=size, strides=[s * item for s in stride], writeable=False
