@@ -64,7 +64,7 @@ def _probs(rng, shape, axis=1):
 
 def ce_index(ignore=None, k_dims=(), weight=False, unbatched=False):
     def make(rng):
-        n, c = 6, 5
+        n, c = 4, 5
         shape, tshape = ((c,), ()) if unbatched else ((n, c, *k_dims), (n, *k_dims))
         t = _classes(rng, c, tshape, ignore)
         if ignore is not None and t.size:
@@ -79,7 +79,7 @@ def ce_index(ignore=None, k_dims=(), weight=False, unbatched=False):
 
 def ce_probs(k_dims=(), weight=False):
     def make(rng):
-        n, c = 6, 5
+        n, c = 4, 5
         d = {"input": _f(rng, n, c, *k_dims), "target": _probs(rng, (n, c, *k_dims))}
         if weight:
             d["weight"] = _f(rng, c, low=0.2, high=2.0)
@@ -132,7 +132,7 @@ def pair(shape=(4, 5), weight=None, target=None, input_range=None):
 
 
 def bce_logits(weight=None, pos_weight=None):
-    base = pair((4, 3), weight=weight, target="unit")
+    base = pair((4, 5), weight=weight, target="unit")
 
     def make(rng):
         d, diff = base(rng)
@@ -145,7 +145,7 @@ def bce_logits(weight=None, pos_weight=None):
     return make
 
 
-def gaussian(var_shape, full_shape=(4, 3)):
+def gaussian(var_shape, full_shape=(4, 5)):
     def make(rng):
         d = {"input": _f(rng, *full_shape), "target": _f(rng, *full_shape)}
         d["var"] = _f(rng, *var_shape, low=1e-7, high=2.0)  # some below eps: clamped
@@ -155,10 +155,10 @@ def gaussian(var_shape, full_shape=(4, 3)):
 
 
 def gaussian_float_var(rng):
-    return {"input": _f(rng, 4, 3), "target": _f(rng, 4, 3), "var": 0.7}, ("input", "target")
+    return {"input": _f(rng, 4, 5), "target": _f(rng, 4, 5), "var": 0.7}, ("input", "target")
 
 
-def ranking(shape=(6,)):
+def ranking(shape=(4,)):
     def make(rng):
         d = {"input1": _f(rng, *shape), "input2": _f(rng, *shape)}
         d["target"] = np.where(rng.random(shape) < 0.5, -1.0, 1.0).astype(np.float32)
@@ -169,7 +169,7 @@ def ranking(shape=(6,)):
 
 def cosine(batched=True):
     def make(rng):
-        shape, tshape = ((5, 4), (5,)) if batched else ((4,), ())
+        shape, tshape = ((4, 5), (4,)) if batched else ((5,), ())
         d = {"input1": _f(rng, *shape), "input2": _f(rng, *shape)}
         d["target"] = np.where(rng.random(tshape) < 0.5, -1.0, 1.0).astype(np.float32)
         return d, ("input1", "input2")
@@ -199,7 +199,7 @@ def multilabel(batched=True):
 
 def multiclass(batched=True, weight=False):
     def make(rng):
-        n, c = 5, 4
+        n, c = 4, 5
         d = {"input": _f(rng, n, c) if batched else _f(rng, c)}
         d["target"] = _classes(rng, c, (n,) if batched else ())
         if weight:
@@ -209,7 +209,7 @@ def multiclass(batched=True, weight=False):
     return make
 
 
-def triplet(shape=(5, 4)):
+def triplet(shape=(4, 5)):
     def make(rng):
         d = {"anchor": _f(rng, *shape), "positive": _f(rng, *shape), "negative": _f(rng, *shape)}
         return d, ("anchor", "positive", "negative")
@@ -270,12 +270,12 @@ CASES = [
     ("binary_cross_entropy", pair(weight=(4, 5), target="unit", input_range=(0.02, 0.98)), {}),
     ("binary_cross_entropy", pair(weight=(5,), target="binary", input_range=(0.02, 0.98)), {}),
     ("binary_cross_entropy_with_logits", bce_logits(), {}),
-    ("binary_cross_entropy_with_logits", bce_logits(weight=(4, 3)), {}),
-    ("binary_cross_entropy_with_logits", bce_logits(pos_weight=(3,)), {}),
-    ("binary_cross_entropy_with_logits", bce_logits(weight=(3,), pos_weight=(3,)), {}),
+    ("binary_cross_entropy_with_logits", bce_logits(weight=(4, 5)), {}),
+    ("binary_cross_entropy_with_logits", bce_logits(pos_weight=(5,)), {}),
+    ("binary_cross_entropy_with_logits", bce_logits(weight=(5,), pos_weight=(5,)), {}),
     ("l1_loss", pair(), {}),
     ("l1_loss", pair(weight=(4, 5)), {}),
-    ("mse_loss", pair((3, 2, 4)), {}),
+    ("mse_loss", pair((4, 5, 2)), {}),
     ("mse_loss", pair(weight=(4, 5)), {}),
     ("smooth_l1_loss", pair(), {}),
     ("smooth_l1_loss", pair(), {"beta": 0.5}),
@@ -291,7 +291,7 @@ CASES = [
         pair(target="counts", input_range=(0.1, 3.0)),
         {"log_input": False, "full": True, "eps": 1e-4},
     ),
-    ("gaussian_nll_loss", gaussian((4, 3)), {}),
+    ("gaussian_nll_loss", gaussian((4, 5)), {}),
     ("gaussian_nll_loss", gaussian((4,)), {"full": True}),
     ("gaussian_nll_loss", gaussian((4, 1)), {"eps": 1e-3}),
     ("gaussian_nll_loss", gaussian_float_var, {}),
@@ -314,7 +314,7 @@ CASES = [
     ("multi_margin_loss", multiclass(batched=False), {"margin": 1.5}),
     ("triplet_margin_loss", triplet(), {}),
     ("triplet_margin_loss", triplet(), {"p": 1, "margin": 2.0, "swap": True}),
-    ("triplet_margin_loss", triplet((4,)), {"p": 3, "eps": 1e-3}),
+    ("triplet_margin_loss", triplet((5,)), {"p": 3, "eps": 1e-3}),
     ("triplet_margin_with_distance_loss", triplet(), {}),
     ("triplet_margin_with_distance_loss", triplet(), {"swap": True, "margin": 0.5}),
     (
@@ -593,7 +593,7 @@ def test_ctc_seed_workflow_shapes_match_torch():
     x = _log_softmax(_f(rng, t_len, n, c), 2)
     il = np.full(n, t_len, np.int64)
     padded_lengths = rng.integers(10, s, n)
-    concat_lengths = rng.integers(1, t_len, n)
+    concat_lengths = rng.integers(1, s, n)  # ≤ S: the same compiled shape as padded
     cases = [
         (rng.integers(1, c, (n, s)), padded_lengths),
         (rng.integers(1, c, int(concat_lengths.sum())), concat_lengths),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import jax
@@ -847,7 +846,7 @@ def _ctc_nll(
     targets: jax.Array,  # (N, S) padded
     input_lengths: jax.Array,  # (N,)
     target_lengths: jax.Array,  # (N,)
-    blank: int,
+    blank: jax.Array,
 ) -> jax.Array:
     """−log p(target | input) per sample by the forward (alpha) recursion in log space."""
     n_batch, s_max = targets.shape
@@ -931,7 +930,7 @@ def ctc_loss(
     if tg.ndim == 1:  # concatenated targets → padded (N, S)
         s_max = tg.shape[0]
         if _is_concrete(tg_len) and n_batch:  # round up: fewer distinct compiled shapes
-            s_max = min(-(-max(int(jnp.max(tg_len)), 1) // 8) * 8, max(s_max, 1))
+            s_max = -(-max(int(jnp.max(tg_len)), 1) // 8) * 8
         offsets = jnp.cumsum(tg_len) - tg_len
         idx = jnp.clip(offsets[:, None] + jnp.arange(s_max), 0, max(tg.shape[0] - 1, 0))
         tg = tg[idx] if tg.shape[0] else jnp.zeros((n_batch, s_max), jnp.int32)
@@ -940,9 +939,9 @@ def ctc_loss(
             f"`targets` shape {tuple(tg.shape)} does not fit `log_probs` shape "
             f"{tuple(lp.shape)}: expected (N={n_batch}, S) padded or 1-D concatenated"
         )
-    if tg.shape[1] == 0:
-        tg = jnp.zeros((n_batch, 1), jnp.int32)
-    nll = _ctc_core(lp, tg.astype(jnp.int32), in_len, tg_len, blank, zero_infinity)
+    # pad S to a multiple of 8 (with blanks past each target length): fewer compiled shapes
+    tg = jnp.pad(tg, ((0, 0), (0, -tg.shape[1] % 8 or (8 if tg.shape[1] == 0 else 0))))
+    nll = _ctc_core(lp, tg.astype(jnp.int32), in_len, tg_len, blank, bool(zero_infinity))
     if unbatched:
         nll, tg_len = nll[0], tg_len[0]
     if reduction == "mean":
@@ -963,22 +962,23 @@ def _torch_ctc_grad_term_jvp(primals: tuple, tangents: tuple) -> tuple:
     return _torch_ctc_grad_term(lp, coef), jnp.sum(jnp.exp(lp) * coef * dlp, axis=(0, 2))
 
 
-@partial(jax.jit, static_argnums=(4, 5))
+@jax.jit
 def _ctc_core(
     lp: jax.Array,
     tg: jax.Array,
     in_len: jax.Array,
     tg_len: jax.Array,
-    blank: int,
-    zero_infinity: bool,
+    blank: jax.Array,
+    zero_infinity: jax.Array,
 ) -> jax.Array:
-    """Per-sample CTC loss (N,) with torch's infinity handling and gradient."""
+    """Per-sample CTC loss (N,) with torch's infinity handling and gradient (one compiled
+    program per shape: `blank` and `zero_infinity` are traced)."""
     nll = _ctc_nll(lp, tg, in_len, tg_len, blank)
     infeasible = nll > -_NEG / 2
     # torch's gradient is exp(lp) − (true gradient's magnitude) for t < input_length, NaN for
     # an infeasible sample (inf loss) and 0 for a zeroed one
     valid_t = jnp.arange(lp.shape[0])[:, None] < in_len[None, :]  # (T, N)
-    scale = jnp.where(infeasible, 0.0 if zero_infinity else jnp.nan, 1.0)
+    scale = jnp.where(infeasible, jnp.where(zero_infinity, 0.0, jnp.nan), 1.0)
     coef = jax.lax.stop_gradient(jnp.where(valid_t, scale[None, :], 0.0)[..., None])
-    nll = jnp.where(infeasible, 0.0 if zero_infinity else jnp.inf, nll)
+    nll = jnp.where(infeasible, jnp.where(zero_infinity, 0.0, jnp.inf), nll)
     return nll + _torch_ctc_grad_term(lp, coef)
