@@ -20,6 +20,8 @@ def test_sequential_indexing_slicing_and_mutation():
     assert isinstance(head, nn.Sequential) and len(head) == 2 and head[0] is net[0]
     net[3] = nn.Linear(8, 10)
     assert net[3].out_features == 10
+    assert [type(m).__name__ for m in net] == ["Linear", "ReLU", "Dropout", "Linear"]
+    assert list(net.state_dict())[-2:] == ["3.weight", "3.bias"]
     net.append(nn.ReLU())
     net.insert(0, nn.Identity())
     assert [type(m).__name__ for m in net] == [

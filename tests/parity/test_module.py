@@ -210,3 +210,17 @@ def test_apply_and_init_change_values_like_seed():
     assert model.apply(initialize_weights) is model
     np.testing.assert_array_equal(np.asarray(model.fc1.weight), np.full((30, 20), 0.3, np.float32))
     np.testing.assert_array_equal(np.asarray(model.fc1.bias), np.zeros(30, np.float32))
+
+
+def test_surgery_keeps_torch_order_and_repr():
+    """Seed 003: replace classifier[6] and add a layer; names, order and text stay torch's."""
+    models = []
+    for nn in (tnn, jnn):
+        model = build_sequential(nn)
+        model[3] = nn.Linear(30, 10)  # replace the last layer in place
+        model.add_module("out_act", nn.ReLU())
+        model.fc1 = nn.Linear(20, 30)  # reassign by name
+        models.append(model)
+    t_model, j_model = models
+    assert repr(j_model) == repr(t_model)
+    assert shapes(j_model.state_dict()) == shapes(t_model.state_dict())

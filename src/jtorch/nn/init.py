@@ -108,11 +108,28 @@ def _fan(shape: Sequence[int], mode: str) -> int:
 # ---------------------------------------------------------------- pure forms
 
 
+def _host_rng(key: Any) -> np.random.Generator | None:
+    """A numpy generator seeded by a concrete `key`, or None when `key` is traced.
+
+    Eager initialisation draws on the host: jax.random would compile a sampler for every
+    distinct parameter shape, which dominates model construction time. Inside a trace the
+    jax.random path is used, so the pure forms stay usable in compiled code.
+    """
+    if isinstance(key, jax.core.Tracer):
+        return None
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.random.default_rng(np.asarray(key, np.uint32).ravel().tolist())
+
+
 def uniform(
     key: jax.Array, shape: Sequence[int], a: float = 0.0, b: float = 1.0, dtype: Any = jnp.float32
 ) -> jax.Array:
     """Samples from U(a, b)."""
-    return jax.random.uniform(key, tuple(shape), dtype, a, b)
+    rng = _host_rng(key)
+    if rng is None:
+        return jax.random.uniform(key, tuple(shape), dtype, a, b)
+    return jnp.asarray(rng.uniform(a, b, tuple(shape)), dtype)
 
 
 def normal(
@@ -123,7 +140,10 @@ def normal(
     dtype: Any = jnp.float32,
 ) -> jax.Array:
     """Samples from N(mean, std²)."""
-    return mean + std * jax.random.normal(key, tuple(shape), dtype)
+    rng = _host_rng(key)
+    if rng is None:
+        return mean + std * jax.random.normal(key, tuple(shape), dtype)
+    return jnp.asarray(rng.normal(mean, std, tuple(shape)), dtype)
 
 
 def trunc_normal(

@@ -274,8 +274,11 @@ class Module(nnx.Module):
                 _bump_epoch()
 
     def _register(self, name: str, value: Any, kind: str) -> None:
-        if kind != "_jt_params" or name not in self._jt_params:
-            self._forget(name)
+        # Re-registering under the same kind keeps the name's position (torch replaces the
+        # dict entry in place); a name moving to another kind leaves its old list.
+        for other in ("_jt_params", "_jt_buffers", "_jt_modules"):
+            if other != kind and name in getattr(self, other):
+                self._set_names(other, tuple(n for n in getattr(self, other) if n != name))
         names = getattr(self, kind)
         if name not in names:
             self._set_names(kind, names + (name,))
