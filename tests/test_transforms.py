@@ -131,3 +131,22 @@ def test_new_parameter_object_is_picked_up():
     model[3].weight = nn.Parameter(jnp.zeros((2, 8)))
     model[3].bias = nn.Parameter(jnp.ones(2))
     np.testing.assert_array_equal(run(model, x), np.ones((2, 2)))
+
+
+def test_python_flags_are_static_arguments():
+    traces = []
+
+    @jtorch.jit
+    def run(model, x, scale, *, apply_relu=True, mode="sum"):
+        traces.append((apply_relu, mode))
+        out = model(x) * scale
+        out = jax.nn.relu(out) if apply_relu else out
+        return jnp.sum(out) if mode == "sum" else jnp.mean(out)
+
+    model = mlp().eval()
+    x = jtorch.randn(2, 3)
+    a = run(model, x, 2.0, apply_relu=False, mode="mean")
+    b = run(model, x, 3.0, apply_relu=False, mode="mean")
+    run(model, x, 2.0)
+    np.testing.assert_allclose(b, a * 1.5, rtol=1e-6)
+    assert traces == [(False, "mean"), (True, "sum")]

@@ -30,6 +30,11 @@ def _is_variable(x: Any) -> bool:
     return isinstance(x, nnx.Variable)
 
 
+def _is_static(obj: Any) -> bool:
+    """Python flags and names (bool, str, None) are compile-time constants, not traced inputs."""
+    return obj is None or isinstance(obj, (bool, str))
+
+
 def _graph_node(obj: Any) -> Any | None:
     """The NNX graph node carrying `obj`'s arrays, or None for plain (pytree) arguments."""
     if isinstance(obj, Module):
@@ -81,12 +86,16 @@ class _JitFunction:
             return compiled
         fn = self._fn
 
-        def pure(values, treedef, args, kwargs):
+        def pure(values, treedef, static, args, kwargs):
             state = jax.tree.unflatten(treedef, values)
             nodes = nnx.merge(graphdef, state)
             args = list(args)
             for pos, node, facade in zip(positions, nodes, facades):
                 args[pos] = _rebuild(facade, node)
+            static_args, static_kwargs = static
+            for pos, value in static_args:
+                args[pos] = value
+            kwargs = {**kwargs, **dict(static_kwargs)}
             out = fn(*args, **kwargs)
             new_graphdef, new_state = nnx.split(nodes)
             if new_graphdef != graphdef:
@@ -103,7 +112,7 @@ class _JitFunction:
 
         compiled = jax.jit(
             pure,
-            static_argnums=(1,),
+            static_argnums=(1, 2),
             donate_argnums=(0,) if self._donate else (),
         )
         self._compiled_by_graphdef[key] = compiled
@@ -130,13 +139,20 @@ class _JitFunction:
         plain_args = list(args)
         for pos in positions:
             plain_args[pos] = None
+        static_args = tuple((i, a) for i, a in enumerate(args) if _is_static(a))
+        for pos, _ in static_args:
+            plain_args[pos] = None
+        static_kwargs = tuple(sorted((k, v) for k, v in kwargs.items() if _is_static(v)))
+        kwargs = {k: v for k, v in kwargs.items() if not _is_static(v)}
         if entry.variables is not None:
             values = [v.get_raw_value() for v in entry.variables]
         else:
             _, state = nnx.split(nodes)
             values = jax.tree.leaves(state)
         treedef = entry.treedef
-        new_values, out = entry.compiled(values, treedef, tuple(plain_args), kwargs)
+        new_values, out = entry.compiled(
+            values, treedef, (static_args, static_kwargs), tuple(plain_args), kwargs
+        )
         if entry.variables is not None:
             _write_back(entry.variables, new_values)
         else:
@@ -170,7 +186,9 @@ def _write_back(variables: list[nnx.Variable], values: list[Any]) -> None:
 def jit(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), donate: bool = False):
     """Compile `fn` with XLA; module and optimizer arguments are updated in place.
 
-    Use as `@jtorch.jit` or `jtorch.jit(fn)`. Every array inside a module or optimizer argument is
+    Use as `@jtorch.jit` or `jtorch.jit(fn)`. Arguments that are Python bools, strings or None
+    are compile-time constants (one compilation per value); arrays and numbers are traced.
+    Every array inside a module or optimizer argument is
     an input of the compiled program, and every change the function makes to them (parameter
     updates, BatchNorm statistics, dropout RNG state, optimizer moments) is written back after
     the call. `donate=True` lets XLA reuse the old arrays' memory; then arrays read from the
