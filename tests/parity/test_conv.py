@@ -82,7 +82,7 @@ def _conv_cases(count, seed=0):
     return cases
 
 
-@pytest.mark.parametrize("dim,cin,cout,k,kwargs,spatial", _conv_cases(12), ids=str)
+@pytest.mark.parametrize("dim,cin,cout,k,kwargs,spatial", _conv_cases(10), ids=str)
 def test_conv_matches_torch(dim, cin, cout, k, kwargs, spatial):
     tm = getattr(torch.nn, f"Conv{dim}d")(cin, cout, k, **kwargs)
     jm = getattr(nn, f"Conv{dim}d")(cin, cout, k, **kwargs)
@@ -116,7 +116,7 @@ def _transpose_cases(count, seed=1):
     return cases
 
 
-@pytest.mark.parametrize("dim,cin,cout,k,kwargs,spatial", _transpose_cases(6), ids=str)
+@pytest.mark.parametrize("dim,cin,cout,k,kwargs,spatial", _transpose_cases(5), ids=str)
 def test_conv_transpose_matches_torch(dim, cin, cout, k, kwargs, spatial):
     tm = getattr(torch.nn, f"ConvTranspose{dim}d")(cin, cout, k, **kwargs)
     jm = getattr(nn, f"ConvTranspose{dim}d")(cin, cout, k, **kwargs)
