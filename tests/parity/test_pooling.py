@@ -75,6 +75,21 @@ def test_max_pool_matches_torch(dim, kwargs, spatial):
     _check_fn(f"max_pool{dim}d", _x((2, 3, *spatial)), **kwargs)
 
 
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("max_pool2d", dict(kernel_size=3, stride=1, padding=1)),
+        ("max_pool2d", dict(kernel_size=2, dilation=2)),
+        ("max_pool1d", dict(kernel_size=3, stride=2, return_indices=True)),
+        ("adaptive_max_pool2d", dict(output_size=(3, 4))),
+    ],
+    ids=str,
+)
+def test_max_ties_send_the_gradient_to_the_first_maximum(name, kwargs):
+    x = np.random.default_rng(0).integers(0, 3, (2, 2, 7, 7)).astype(np.float32)
+    _check_fn(name, x[:, :, 0] if name.endswith("1d") else x, **kwargs)
+
+
 def _avg_cases(count, seed=1):
     rng = random.Random(seed)
     cases = []
