@@ -252,13 +252,10 @@ def _cos_dist_jax(a, b):
 # (name, builder, options); each runs for every reduction in REDUCTIONS (or its own list)
 CASES = [
     ("cross_entropy", ce_index(), {}),
-    ("cross_entropy", ce_index(weight=True), {}),
-    ("cross_entropy", ce_index(ignore=-100), {}),
     ("cross_entropy", ce_index(ignore=2, weight=True), {"ignore_index": 2}),
     ("cross_entropy", ce_index(), {"label_smoothing": 0.1}),
     ("cross_entropy", ce_index(ignore=-100, weight=True), {"label_smoothing": 0.2}),
     ("cross_entropy", ce_index(ignore=-100, k_dims=(3, 2), weight=True), {"label_smoothing": 0.1}),
-    ("cross_entropy", ce_index(k_dims=(3,)), {}),
     ("cross_entropy", ce_index(unbatched=True), {}),
     ("cross_entropy", ce_probs(), {}),
     ("cross_entropy", ce_probs(weight=True), {"label_smoothing": 0.15}),
@@ -358,9 +355,12 @@ def _jax_loss(name, inputs, diff, opts, reduction, cot):
     def loss(params):
         return getattr(F, name)(**fixed, **params, **opts, reduction=reduction)
 
+    def objective(params):
+        out = loss(params)
+        return jnp.sum(out * cot), out
+
     params = {k: jnp.asarray(inputs[k]) for k in diff}
-    out = loss(params)
-    grads = jax.grad(lambda p: jnp.sum(loss(p) * cot))(params)
+    grads, out = jax.grad(objective, has_aux=True)(params)
     return np.asarray(out), [np.asarray(grads[k]) for k in diff]
 
 
