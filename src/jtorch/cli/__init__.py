@@ -1,8 +1,8 @@
 """The `jtorch` command line: `jtorch <group> <command> ...`.
 
 Each command group lives in its own module exposing `register(subparsers)`, which adds its parser
-and sets `handler` (a function of the parsed arguments returning an exit status). To add a group
-(e.g. `train`), write `jtorch/cli/train.py` with `register` and list it in `_GROUPS`.
+and sets `handler` (a function of the parsed arguments returning an exit status). To add a group,
+write `jtorch/cli/<group>.py` with `register` and list it in `_GROUPS`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-_GROUPS = ("ckpt",)
+_GROUPS = ("train", "ckpt")
 
 
 def _parser() -> argparse.ArgumentParser:

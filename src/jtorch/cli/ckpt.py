@@ -32,6 +32,10 @@ def register(groups: Any) -> None:
     restore.add_argument("path")
     restore.add_argument("--input", help=".npy file to feed to the model (eval mode)")
     restore.add_argument("--output", help=".npy file to write the model's output to")
+    restore.add_argument(
+        "--eval", metavar="DATASET", help="report test accuracy on a `jtorch train` dataset"
+    )
+    restore.add_argument("--root", default="data", help="dataset folder for --eval")
     restore.set_defaults(handler=_restore)
 
     diff = commands.add_parser("diff", help="compare the arrays of two checkpoints")
@@ -203,6 +207,10 @@ def _restore(args: argparse.Namespace) -> int:
             print(f"output {tuple(y.shape)} {y.dtype} written to {args.output}")
         else:
             print(f"output {tuple(y.shape)} {y.dtype}:\n{y}")
+    if args.eval:
+        from jtorch.cli.train import evaluate_model, print_result
+
+        print_result(evaluate_model(model, args.eval, args.root))
     return 0
 
 

@@ -45,9 +45,8 @@ def _upsample(images: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(out, np.float32)
 
 
-def load_dataset(name: str, root: str, train: bool, image_size: int) -> tuple[Any, list[str]]:
-    """A TensorDataset of normalised (N, C, image_size, image_size) images and int labels."""
-    from jtorch.utils.data import TensorDataset
+def _raw_images(name: str, root: str, train: bool, image_size: int):
+    """(N, C, image_size, image_size) float images in [0, 1], int labels and class names."""
     from jtorch.vision import datasets
 
     if name == "digits":
@@ -63,24 +62,59 @@ def load_dataset(name: str, root: str, train: bool, image_size: int) -> tuple[An
         labels = ds.targets
     else:
         ds = datasets.ImageFolder(root)
-        images = (
-            np.stack(
-                [
-                    np.asarray(ds.loader(p).convert("RGB").resize((image_size, image_size)))
-                    for p, _ in ds.samples
-                ]
-            )
-            .astype(np.float32)
-            .transpose(0, 3, 1, 2)
-            / 255.0
-        )
-        labels = [t for _, t in ds.samples]
+        pixels = [
+            np.asarray(ds.loader(path).convert("RGB").resize((image_size, image_size)))
+            for path, _ in ds.samples
+        ]
+        images = np.stack(pixels).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        labels = [target for _, target in ds.samples]
     images = np.asarray(images, np.float32)
     if images.shape[-1] != image_size:
         images = _upsample(images, image_size)
-    mean, std = images.mean(), images.std()
-    images = (images - mean) / std
-    return TensorDataset(images, np.asarray(labels, np.int32)), list(ds.classes)
+    return images, np.asarray(labels, np.int32), list(ds.classes)
+
+
+def load_dataset(name: str, root: str, train: bool, image_size: int = 32):
+    """A TensorDataset of images normalised with the training split's mean and std, and the
+    class names: the same preprocessing for training, testing and `jtorch ckpt restore --eval`."""
+    from jtorch.utils.data import TensorDataset
+
+    train_images, train_labels, classes = _raw_images(name, root, True, image_size)
+    mean, std = float(train_images.mean()), float(train_images.std())
+    if train:
+        images, labels = train_images, train_labels
+    else:
+        images, labels, _ = _raw_images(name, root, False, image_size)
+    return TensorDataset((images - mean) / std, labels), classes
+
+
+def evaluate_model(
+    model: Any, dataset: str, root: str = "data", batch_size: int = 256, limit: int | None = None
+) -> dict[str, Any]:
+    """Test-split loss, accuracy and classification report of `model` on `dataset`."""
+    from jtorch import nn
+    from jtorch.train import evaluate
+    from jtorch.utils.data import DataLoader, Subset
+
+    test_set, classes = load_dataset(dataset, root, False)
+    if limit is not None:
+        test_set = Subset(test_set, list(range(min(limit, len(test_set)))))
+    loader = DataLoader(test_set, batch_size=batch_size)
+    return evaluate(
+        model, loader, nn.CrossEntropyLoss(), num_classes=len(classes), target_names=classes
+    )
+
+
+def print_result(result: dict[str, Any]) -> None:
+    print(f"test accuracy: {result['accuracy']:.4f}")
+    print(result["report"])
+
+
+def register(groups: Any) -> None:
+    """Add `jtorch train` to the `jtorch` parser."""
+    parser = groups.add_parser("train", help="train a model (default: LeNet on Digits)")
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
 
 
 def build_model(name: str, num_classes: int, in_channels: int, image_size: int):
@@ -99,33 +133,40 @@ def build_model(name: str, num_classes: int, in_channels: int, image_size: int):
     )
 
 
-def build_optimizer(name: str, params: Any, lr: float, momentum: float | None):
+def optimizer_class(name: str) -> type:
+    """The jtorch.optim class called `name` (case-insensitive), e.g. 'sgd' → optim.SGD."""
     from jtorch import optim
 
-    lookup = {n.lower(): n for n in dir(optim) if isinstance(getattr(optim, n), type)}
-    cls_name = lookup.get(name.lower())
-    if cls_name is None or cls_name in ("Optimizer", "LBFGS"):
-        choices = sorted(n for n in lookup.values() if n not in ("Optimizer", "LBFGS"))
-        raise SystemExit(f"jtorch train: unknown optimizer {name!r} (choose from {choices})")
+    classes = {
+        n.lower(): getattr(optim, n)
+        for n in optim.__all__
+        if isinstance(getattr(optim, n), type) and n not in ("Optimizer", "LBFGS")
+    }
+    if name.lower() not in classes:
+        choices = ", ".join(sorted(c.__name__ for c in classes.values()))
+        raise ValueError(f"unknown optimizer {name!r} (choose from {choices})")
+    return classes[name.lower()]
+
+
+def build_optimizer(name: str, params: Any, lr: float, momentum: float | None):
     kwargs: dict[str, Any] = {"lr": lr}
     if momentum is not None:
         kwargs["momentum"] = momentum
-    return getattr(optim, cls_name)(params, **kwargs)
+    return optimizer_class(name)(params, **kwargs)
 
 
 def run(args: argparse.Namespace) -> int:
     import jtorch
     from jtorch import nn
-    from jtorch.train import evaluate, fit
+    from jtorch.train import fit
     from jtorch.utils.data import DataLoader, Subset, random_split
 
+    optimizer_class(args.optimizer)  # fail before loading any data
     jtorch.manual_seed(args.seed)
     image_size = 32
     train_set, classes = load_dataset(args.dataset, args.root, True, image_size)
-    test_set, _ = load_dataset(args.dataset, args.root, False, image_size)
     if args.limit is not None:
         train_set = Subset(train_set, list(range(min(args.limit, len(train_set)))))
-        test_set = Subset(test_set, list(range(min(args.limit, len(test_set)))))
     n_val = max(len(train_set) // 10, 1)
     train_part, val_part = random_split(train_set, [len(train_set) - n_val, n_val])
     in_channels = int(np.asarray(train_set[0][0]).shape[0])
@@ -133,14 +174,13 @@ def run(args: argparse.Namespace) -> int:
     loader_kw = dict(batch_size=args.batch_size, num_workers=args.workers)
     train_loader = DataLoader(train_part, shuffle=True, drop_last=True, **loader_kw)
     val_loader = DataLoader(val_part, **loader_kw)
-    test_loader = DataLoader(test_set, **loader_kw)
 
     model = build_model(args.model, len(classes), in_channels, image_size)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
     criterion = nn.CrossEntropyLoss()
     run_dir = Path(args.output_dir) / (args.name or f"{args.model}-{args.dataset}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    best = {"accuracy": -1.0}
+    best: dict[str, Any] = {"accuracy": -1.0, "epoch": None}
 
     def keep_best(epoch: int, logs: dict[str, float]) -> None:
         if logs["val_accuracy"] > best["accuracy"]:
@@ -150,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(model)
         print(
-            f"{args.dataset}: {len(train_part)} train, {len(val_part)} val, "
-            f"{len(test_set)} test; device {jax.devices()[0].platform}"
+            f"{args.dataset}: {len(train_part)} train, {len(val_part)} val; "
+            f"device {jax.devices()[0].platform}"
         )
     started = time.perf_counter()
     history = fit(
@@ -167,11 +207,11 @@ def run(args: argparse.Namespace) -> int:
     )
     train_time = time.perf_counter() - started
     model = jtorch.load(str(run_dir / "best"))
-    result = evaluate(model, test_loader, criterion, num_classes=len(classes), target_names=classes)
+    result = evaluate_model(model, args.dataset, args.root, limit=args.limit)
     summary = {
         "model": args.model,
         "dataset": args.dataset,
-        "best_epoch": best.get("epoch"),
+        "best_epoch": best["epoch"],
         "val_accuracy": best["accuracy"],
         "test_accuracy": result["accuracy"],
         "test_loss": result["loss"],
@@ -180,9 +220,8 @@ def run(args: argparse.Namespace) -> int:
     }
     (run_dir / "history.json").write_text(json.dumps(summary, indent=2))
     print(
-        f"best epoch {best.get('epoch')} (val accuracy {best['accuracy']:.4f}); "
+        f"best epoch {best['epoch']} (val accuracy {best['accuracy']:.4f}); "
         f"trained in {train_time:.1f} s; checkpoint {run_dir / 'best'}"
     )
-    print(f"test accuracy: {result['accuracy']:.4f}")
-    print(result["report"])
+    print_result(result)
     return 0
