@@ -2,7 +2,7 @@
 
 from jtorch import nn, optim
 from jtorch._creation import arange, as_tensor, full, ones, rand, randint, randn, tensor, zeros
-from jtorch._device import cuda, device
+from jtorch._device import cuda, device, to
 from jtorch._random import manual_seed
 from jtorch._transforms import Grads, grad, inference_mode, jit, no_grad, value_and_grad
 from jtorch.checkpoint import load, save
@@ -13,6 +13,7 @@ __all__ = [
     "manual_seed",
     "device",
     "cuda",
+    "to",
     "jit",
     "grad",
     "value_and_grad",

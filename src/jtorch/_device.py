@@ -6,9 +6,11 @@ missing GPU, an index past the last device) raises a clear error instead of sile
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 
-__all__ = ["device", "resolve_device", "cuda"]
+__all__ = ["device", "resolve_device", "cuda", "to"]
 
 _PLATFORMS = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "tpu": "tpu"}
 
@@ -80,6 +82,12 @@ def resolve_device(spec: str | device | jax.Device) -> jax.Device:
             f"device {str(dev)!r} requested but only {len(devices)} {dev.type} device(s) exist"
         )
     return devices[index]
+
+
+def to(x: Any, device: str | device | jax.Device | jax.sharding.Sharding) -> Any:
+    """Place an array (or a pytree of arrays) on a device or sharding (torch's `x.to(device)`)."""
+    target = device if isinstance(device, jax.sharding.Sharding) else resolve_device(device)
+    return jax.device_put(x, target)
 
 
 class _Cuda:

@@ -114,6 +114,8 @@ def test_dtype_and_device_moves():
     assert net[0].weight.value.dtype == jnp.float32
     assert net.to("cpu") is net and net.cpu() is net
     assert net[0].weight.value.devices() == {jax.devices("cpu")[0]}
+    x = jtorch.to(jnp.ones(3), jtorch.device("cpu"))
+    assert x.devices() == {jax.devices("cpu")[0]}
     assert repr(jtorch.device("cuda:0")) == "device(type='cuda', index=0)"
     assert repr(jtorch.device("cpu")) == "device(type='cpu')"
     if not jtorch.cuda.is_available():
