@@ -2,8 +2,8 @@
 
 Both sides run the same model with the same weights on CPU; the loss is mean(out²). jtorch times a
 `jtorch.jit`-compiled `value_and_grad` (compilation excluded, results waited for); torch times
-eager forward + backward with `torch.set_num_threads(2)`. Prints median milliseconds per step and
-the ratio torch_time / jtorch_time (> 1: jtorch is faster).
+eager forward + backward with `torch.set_num_threads(2)`; the two are timed alternately. Prints
+median milliseconds per step and the ratio torch_time / jtorch_time (> 1: jtorch is faster).
 
     JAX_PLATFORMS=cpu python benchmarks/bench_layers.py [--repeats 20]
 """
@@ -65,15 +65,18 @@ def _models(nn_, F_, use_bn):
     return LeNet, BasicBlock
 
 
-def _median_ms(fn, repeats: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
+def _median_ms(fns, repeats: int) -> list[float]:
+    """Median milliseconds of each function, timed alternately so load changes hit both alike."""
+    for fn in fns:
+        for _ in range(3):
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for fn, samples in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+    return [1000 * statistics.median(samples) for samples in times]
 
 
 def bench(name: str, jmodel, tmodel, shape, repeats: int) -> tuple[float, float]:
@@ -93,8 +96,7 @@ def bench(name: str, jmodel, tmodel, shape, repeats: int) -> tuple[float, float]
         loss = (tmodel(xt) ** 2).mean()
         loss.backward()
 
-    t_j = _median_ms(run_jtorch, repeats)
-    t_t = _median_ms(run_torch, repeats)
+    t_j, t_t = _median_ms([run_jtorch, run_torch], repeats)
     return t_j, t_t
 
 
