@@ -9,8 +9,9 @@ Environment:
 - `JTORCH_CPU_CONV=xla` turns the oneDNN path off (`use_onednn()` is then False).
 - `JTORCH_ONEDNN_THREADS=<n>` sets oneDNN's thread count (default: the CPUs this process may
   run on, the size of XLA's CPU intra-op pool).
-- `JTORCH_ONEDNN_BLOCKED=0` keeps plain layouts inside the primitives (default 1: let oneDNN
-  pick its blocked layouts and reorder at the boundary, measured faster on AVX2).
+- `JTORCH_ONEDNN_BLOCKED=0` keeps torch's plain layouts inside the primitives (default 1: oneDNN
+  picks its blocked layouts and the data are reordered at the boundary; measured faster on AVX2
+  for every seed-model shape, LeNet's 1-channel conv included, by 1.0-4x).
 """
 
 from __future__ import annotations
