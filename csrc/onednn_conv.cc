@@ -57,7 +57,7 @@ void* scratch(int slot, size_t bytes) {
     size_t n = 0;
     ~Buf() { std::free(p); }
   };
-  thread_local Buf bufs[4];
+  thread_local Buf bufs[8];
   Buf& b = bufs[slot];
   if (b.n < bytes) {
     std::free(b.p);
@@ -115,7 +115,7 @@ dnnl::primitive_attr user_scratchpad() {
 }
 
 memory scratchpad(const memory::desc& md) {
-  return memory(md, cpu_engine(), scratch(3, md.get_size() ? md.get_size() : 64));
+  return memory(md, cpu_engine(), scratch(7, md.get_size() ? md.get_size() : 64));
 }
 
 // One argument of a primitive: the plain (user) descriptor, the primitive's descriptor and,
@@ -375,6 +375,47 @@ ffi::Error ConvBwdWeightsImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
   });
 }
 
+// Both backward passes in one call: the reordered diff_dst is shared, and the two primitives
+// run one after the other rather than as two custom calls XLA may run concurrently (each with
+// a full OpenMP team, oversubscribing the cores).
+ffi::Error ConvBwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> dy,
+                       ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dw,
+                       ffi::ResultBuffer<ffi::F32> db, ffi::Span<const int64_t> stride,
+                       ffi::Span<const int64_t> dilation, ffi::Span<const int64_t> pad_l,
+                       ffi::Span<const int64_t> pad_r, int64_t groups, int64_t has_bias) {
+  return guarded([&] {
+    Problem p = make_problem(to_dims(x.dimensions()), to_dims(w.dimensions()),
+                             to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
+                             has_bias != 0, false);
+    Problem q = p;
+    q.bias.clear();
+    auto bd = cached<BwdData>(q, "bwd_data");
+    auto bw = cached<BwdWeights>(p, "bwd_weights");
+    auto& eng = cpu_engine();
+    dnnl::stream s(eng);
+    memory ddst = bd->diff_dst.input(s, dy.untyped_data(), 0);
+    memory wei = bd->wei.input(s, w.untyped_data(), 1);
+    memory dsrc = bd->diff_src.output(dx->untyped_data(), 2);
+    bd->prim.execute(s, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
+                         {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_SCRATCHPAD, scratchpad(bd->pad)}});
+    bd->diff_src.finish(s, dsrc, dx->untyped_data());
+    memory ddst_w = bw->diff_dst.prim == bd->diff_dst.prim
+                        ? ddst
+                        : bw->diff_dst.input(s, dy.untyped_data(), 3);
+    memory src = bw->src.input(s, x.untyped_data(), 4);
+    memory dwei = bw->diff_wei.output(dw->untyped_data(), 5);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
+                                         {DNNL_ARG_DIFF_DST, ddst_w},
+                                         {DNNL_ARG_DIFF_WEIGHTS, dwei},
+                                         {DNNL_ARG_SCRATCHPAD, scratchpad(bw->pad)}};
+    if (!p.bias.empty())
+      args.emplace(DNNL_ARG_DIFF_BIAS, memory(plain_md(p.bias), eng, db->untyped_data()));
+    bw->prim.execute(s, args);
+    bw->diff_wei.finish(s, dwei, dw->untyped_data());
+    s.wait();
+  });
+}
+
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_fwd, ConvFwdImpl,
@@ -406,6 +447,21 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd_weights, ConvBwdWeightsImpl
                               ffi::Ffi::Bind()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<ffi::Span<const int64_t>>("stride")
+                                  .Attr<ffi::Span<const int64_t>>("dilation")
+                                  .Attr<ffi::Span<const int64_t>>("pad_l")
+                                  .Attr<ffi::Span<const int64_t>>("pad_r")
+                                  .Attr<int64_t>("groups")
+                                  .Attr<int64_t>("has_bias"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd, ConvBwdImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Attr<ffi::Span<const int64_t>>("stride")

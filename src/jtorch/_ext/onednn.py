@@ -33,7 +33,7 @@ from jax import lax
 
 __all__ = ["available", "use_onednn", "load_error", "conv_nd", "conv_transpose_nd"]
 
-_TARGETS = ("conv_fwd", "conv_bwd_data", "conv_bwd_weights")
+_TARGETS = ("conv_fwd", "conv_bwd_data", "conv_bwd_weights", "conv_bwd")
 _state: dict = {}
 
 
@@ -173,6 +173,20 @@ def _bwd_weights_call(x, dy, w_shape: tuple[int, ...], cfg: _Cfg):
     )(x, dy, **cfg.attrs(), has_bias=np.int64(cfg.has_bias))
 
 
+def _bwd_call(x, w, dy, cfg: _Cfg):
+    """dx, dw, db in one custom call (backward-data then backward-weights)."""
+    f32 = jnp.float32
+    return jax.ffi.ffi_call(
+        "jtorch_onednn_conv_bwd",
+        (
+            jax.ShapeDtypeStruct(x.shape, f32),
+            jax.ShapeDtypeStruct(w.shape, f32),
+            jax.ShapeDtypeStruct((w.shape[0],), f32),
+        ),
+        vmap_method=_VMAP,
+    )(x, w, dy, **cfg.attrs(), has_bias=np.int64(cfg.has_bias))
+
+
 def _out_spatial(x, w, cfg: _Cfg) -> tuple[int, ...]:
     return tuple(
         (size + lo + hi - d * (k - 1) - 1) // s + 1
@@ -196,8 +210,7 @@ def _conv_bwd(cfg: _Cfg, res, g):
     x, w, y = res
     if cfg.relu:
         g = jnp.where(y > 0, g, 0.0)
-    dx = _bwd_data_call(g, w, x.shape, cfg)
-    dw, db = _bwd_weights_call(x, g, w.shape, cfg)
+    dx, dw, db = _bwd_call(x, w, g, cfg)
     db = db if cfg.has_bias else jnp.zeros((0,), jnp.float32)
     return dx, dw, db
 
