@@ -202,20 +202,35 @@ def _conv(x, w, b, cfg: _Cfg):
 
 
 def _conv_fwd(x, w, b, cfg: _Cfg):
-    y = _conv(x, w, b, cfg)
-    return y, (x, w, y if cfg.relu else None)
+    # symbolic_zeros: x, w, b arrive as CustomVJPPrimal(value, perturbed). The backward pass
+    # skips backward-data when the input is not differentiated (a first layer's batch) and
+    # backward-weights when neither weight nor bias is; the residuals carry that in their tree
+    # structure (() for yes, None for no), which stays static under jit.
+    y = _conv(x.value, w.value, b.value, cfg)
+    need = (() if x.perturbed else None, () if w.perturbed or b.perturbed else None)
+    return y, (x.value, w.value, y if cfg.relu else None, need)
 
 
 def _conv_bwd(cfg: _Cfg, res, g):
-    x, w, y = res
+    x, w, y, (need_dx, need_dw) = res
+    need_dx, need_dw = need_dx is not None, need_dw is not None
+    zeros = lambda a: jnp.zeros(a.shape, a.dtype)  # noqa: E731
+    bias = jnp.zeros((w.shape[0] if cfg.has_bias else 0,), jnp.float32)
+    if isinstance(g, jax.custom_derivatives.SymbolicZero):
+        return zeros(x), zeros(w), bias
     if cfg.relu:
         g = jnp.where(y > 0, g, 0.0)
-    dx, dw, db = _bwd_call(x, w, g, cfg)
-    db = db if cfg.has_bias else jnp.zeros((0,), jnp.float32)
-    return dx, dw, db
+    if need_dx and need_dw:
+        dx, dw, db = _bwd_call(x, w, g, cfg)
+    elif need_dx:
+        dx, dw, db = _bwd_data_call(g, w, x.shape, cfg), zeros(w), bias
+    else:
+        dw, db = _bwd_weights_call(x, g, w.shape, cfg)
+        dx = zeros(x)
+    return dx, dw, (db if cfg.has_bias else bias)
 
 
-_conv.defvjp(_conv_fwd, _conv_bwd)
+_conv.defvjp(_conv_fwd, _conv_bwd, symbolic_zeros=True)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
