@@ -130,7 +130,7 @@ def test_optimizers_with_different_static_options_do_not_share_compiled_code():
             step(opt, _grads(model, seed))
             eager.step(_grads(eager_model, seed))
         for p, q in zip(model.parameters(), eager_model.parameters()):
-            np.testing.assert_allclose(p.value, q.value, rtol=1e-5)  # compiled vs eager float32: fused ops round differently
+            np.testing.assert_allclose(p.value, q.value, rtol=1e-5)  # fused vs eager rounding
         results.append(np.asarray(model[0].weight.value))
     assert not np.allclose(results[0], results[1])
     assert len(traces) == 2
