@@ -31,9 +31,23 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["available", "use_onednn", "load_error", "conv_nd", "conv_transpose_nd"]
+__all__ = [
+    "available",
+    "use_onednn",
+    "load_error",
+    "conv_nd",
+    "conv_transpose_nd",
+    "max_pool_nd",
+]
 
-_TARGETS = ("conv_fwd", "conv_bwd_data", "conv_bwd_weights", "conv_bwd")
+_TARGETS = (
+    "conv_fwd",
+    "conv_bwd_data",
+    "conv_bwd_weights",
+    "conv_bwd",
+    "max_pool_fwd",
+    "max_pool_bwd",
+)
 _state: dict = {}
 
 
@@ -318,6 +332,92 @@ def conv_transpose_nd(x, w, b, stride, padding, output_padding, dilation, groups
     if b is not None:
         y = y + jnp.asarray(b).reshape((1, -1) + (1,) * (x.ndim - 2))
     return y
+
+
+class _PoolCfg(NamedTuple):
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pad_l: tuple[int, ...]
+    pad_r: tuple[int, ...]
+
+    def attrs(self) -> dict:
+        return {k: np.asarray(v, np.int64) for k, v in self._asdict().items()}
+
+
+def _pool_fwd_call(x, cfg: _PoolCfg, training: bool):
+    out = tuple(
+        (size + lo + hi - d * (k - 1) - 1) // s + 1
+        for size, k, s, d, lo, hi in zip(
+            x.shape[2:], cfg.kernel, cfg.stride, cfg.dilation, cfg.pad_l, cfg.pad_r
+        )
+    )
+    y_shape = x.shape[:2] + out
+    ws_bytes = 4 * int(np.prod(y_shape)) if training else 0  # argmax per output, <= int32
+    return jax.ffi.ffi_call(
+        "jtorch_onednn_max_pool_fwd",
+        (
+            jax.ShapeDtypeStruct(y_shape, jnp.float32),
+            jax.ShapeDtypeStruct((ws_bytes,), jnp.uint8),
+        ),
+        vmap_method=_VMAP,
+    )(x, **cfg.attrs())
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _max_pool(x, cfg: _PoolCfg):
+    return _pool_fwd_call(x, cfg, training=False)[0]
+
+
+def _max_pool_fwd(x, cfg):
+    y, ws = _pool_fwd_call(x, cfg, training=True)
+    return y, (ws, x.shape)
+
+
+def _max_pool_bwd(cfg, res, g):
+    ws, shape = res
+    dx = jax.ffi.ffi_call(
+        "jtorch_onednn_max_pool_bwd", jax.ShapeDtypeStruct(shape, jnp.float32), vmap_method=_VMAP
+    )(g, ws, **cfg.attrs())
+    return (dx,)
+
+
+_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
+def max_pool_nd(x, kernel, stride, padding, dilation):
+    """Max pooling on oneDNN (first maximum of each window, as torch), already-normalised args.
+
+    x: (N, C, *spatial) float32 with 1 to 3 spatial axes; kernel, stride, dilation: tuples of
+    ints; padding: tuple of (lo, hi) pairs (hi includes ceil_mode's extra), padded positions
+    never win. The backward pass scatters through the forward's saved argmax (a workspace).
+    Non-float32 inputs go to `lax.reduce_window`.
+    """
+    x = jnp.asarray(x)
+    if x.dtype != jnp.float32 or not available():
+        return _xla_max_pool(x, kernel, stride, padding, dilation)
+    cfg = _PoolCfg(
+        tuple(int(k) for k in kernel),
+        tuple(int(s) for s in stride),
+        tuple(int(d) for d in dilation),
+        tuple(int(p[0]) for p in padding),
+        tuple(int(p[1]) for p in padding),
+    )
+    return _max_pool(x, cfg)
+
+
+def _xla_max_pool(x, kernel, stride, padding, dilation):
+    """The XLA reference for `max_pool_nd` (same arguments)."""
+    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
+    return lax.reduce_window(
+        x,
+        np.array(lowest, x.dtype),
+        lax.max,
+        (1, 1) + tuple(kernel),
+        (1, 1) + tuple(stride),
+        [(0, 0)] * 2 + [tuple(p) for p in padding],
+        window_dilation=(1, 1) + tuple(dilation),
+    )
 
 
 def _dimension_numbers(n: int) -> lax.ConvDimensionNumbers:
