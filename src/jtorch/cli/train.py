@@ -1,4 +1,5 @@
-"""`jtorch train`: the main job. With no arguments it trains LeNet on the bundled Digits set.
+"""`jtorch train`: the main job. With no arguments it trains LeNet on the bundled Digits set
+(AdamW 3e-3 with cosine decay, batch 32, 30 epochs, random shifts of up to 2 pixels).
 
 It shows progress, keeps the best model (by validation accuracy) as a full-model checkpoint under
 `runs/<name>/best`, writes the loss/accuracy curves and the history, and prints the test accuracy
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODELS, default="lenet")
     parser.add_argument("--dataset", choices=DATASETS, default="digits")
     parser.add_argument("--root", default="data", help="dataset folder (mnist, cifar10, ...)")
-    parser.add_argument("--optimizer", default="Adam", help="any torch.optim name, e.g. SGD")
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--optimizer", default="AdamW", help="any torch.optim name, e.g. SGD")
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--momentum", type=float, default=None, help="for SGD/RMSprop")
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--augment",
+        type=int,
+        default=2,
+        metavar="PIXELS",
+        help="random shifts of up to this many pixels while training (0: off)",
+    )
+    parser.add_argument(
+        "--scheduler", choices=("cosine", "none"), default="cosine", help="lr schedule per epoch"
+    )
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="runs")
     parser.add_argument("--name", default=None, help="run name (default: <model>-<dataset>)")
@@ -110,6 +122,20 @@ def print_result(result: dict[str, Any]) -> None:
     print(result["report"])
 
 
+class _Augmented:
+    """Training items passed through a random transform (the held-out splits are not)."""
+
+    def __init__(self, dataset: Any, transform: Any):
+        self.dataset, self.transform = dataset, transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        image, label = self.dataset[index]
+        return self.transform(np.asarray(image)), label
+
+
 def register(groups: Any) -> None:
     """Add `jtorch train` to the `jtorch` parser."""
     parser = groups.add_parser("train", help="train a model (default: LeNet on Digits)")
@@ -157,7 +183,7 @@ def build_optimizer(name: str, params: Any, lr: float, momentum: float | None):
 
 def run(args: argparse.Namespace) -> int:
     import jtorch
-    from jtorch import nn
+    from jtorch import nn, optim
     from jtorch.train import fit
     from jtorch.utils.data import DataLoader, Subset, random_split
 
@@ -171,19 +197,32 @@ def run(args: argparse.Namespace) -> int:
     train_part, val_part = random_split(train_set, [len(train_set) - n_val, n_val])
     in_channels = int(np.asarray(train_set[0][0]).shape[0])
 
+    if args.augment > 0:
+        from jtorch.vision import transforms
+
+        shift = transforms.RandomCrop(
+            image_size,
+            padding=args.augment,
+            padding_mode="edge",
+            generator=random.Random(args.seed),
+        )
+        train_part = _Augmented(train_part, shift)
     loader_kw = dict(batch_size=args.batch_size, num_workers=args.workers)
     train_loader = DataLoader(train_part, shuffle=True, drop_last=True, **loader_kw)
     val_loader = DataLoader(val_part, **loader_kw)
 
     model = build_model(args.model, len(classes), in_channels, image_size)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
+    scheduler = None
+    if args.scheduler == "cosine":
+        scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     criterion = nn.CrossEntropyLoss()
     run_dir = Path(args.output_dir) / (args.name or f"{args.model}-{args.dataset}")
     run_dir.mkdir(parents=True, exist_ok=True)
     best: dict[str, Any] = {"accuracy": -1.0, "epoch": None}
 
     def keep_best(epoch: int, logs: dict[str, float]) -> None:
-        if logs["val_accuracy"] > best["accuracy"]:
+        if logs["val_accuracy"] >= best["accuracy"]:  # ties: the later, lower-lr epoch
             best.update(accuracy=logs["val_accuracy"], epoch=epoch + 1)
             jtorch.save(model, str(run_dir / "best"))
 
@@ -201,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         train_loader,
         val_loader,
         epochs=args.epochs,
+        scheduler=scheduler,
         callbacks=[keep_best],
         progress=not args.quiet,
         plot=str(run_dir / "curves.png"),
