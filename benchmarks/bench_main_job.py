@@ -1,4 +1,4 @@
-"""The main job's figure: `jtorch train` with its defaults (LeNet, Digits, AdamW + cosine, 30 epochs).
+"""The main job's figure: `jtorch train` with its defaults (LeNet on Digits, 30 epochs).
 
 Reports test accuracy, training time and total wall time (data, compile, train, test) for a few
 seeds. Target: >= 97% test accuracy in under 60 s on 2 CPU cores.
