@@ -243,3 +243,19 @@ def test_max_pool_matches_torch(shape, kernel, stride, padding, dilation, ceil_m
     y, vjp = jax.vjp(jax.jit(fn), jnp.asarray(x))
     np.testing.assert_allclose(np.asarray(y), ty.detach().numpy(), RTOL, ATOL)
     np.testing.assert_allclose(np.asarray(vjp(jnp.asarray(g))[0]), tx.grad.numpy(), RTOL, ATOL)
+
+
+@pytest.mark.parametrize("mode", [0, 1], ids=["plain", "blocked"])
+def test_both_layout_modes_match_xla(mode):
+    """The layout modes the default (measured) mode chooses between, each forced in turn."""
+    lib = onednn._state["lib"]
+    x, w, b = _data((2, 8, 9, 9), (16, 4, 3, 3), 16)
+    args = ((2, 1), ((1, 2), (1, 1)), (1, 2), 2)
+    g = np.random.default_rng(1).standard_normal((2, 16, 5, 5)).astype(np.float32)
+    ref = _jax_value_and_grads(lambda x, w, b: onednn._xla_conv(x, w, b, *args), x, w, b, g)
+    lib.jtorch_onednn_set_blocked(mode)
+    try:
+        got = _jax_value_and_grads(lambda x, w, b: _ext.conv_nd(x, w, b, *args), x, w, b, g)
+    finally:
+        lib.jtorch_onednn_set_blocked(2)
+    _assert_same(got, ref, f"mode {mode}")

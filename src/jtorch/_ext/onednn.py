@@ -9,9 +9,11 @@ Environment:
 - `JTORCH_CPU_CONV=xla` turns the oneDNN path off (`use_onednn()` is then False).
 - `JTORCH_ONEDNN_THREADS=<n>` sets oneDNN's thread count (default: the CPUs this process may
   run on, the size of XLA's CPU intra-op pool).
-- `JTORCH_ONEDNN_BLOCKED=0` keeps torch's plain layouts inside the primitives (default 1: oneDNN
-  picks its blocked layouts and the data are reordered at the boundary; measured faster on AVX2
-  for every seed-model shape, LeNet's 1-channel conv included, by 1.0-4x).
+- `JTORCH_ONEDNN_BLOCKED`: layouts inside the primitives. 0: torch's plain layouts; 1: oneDNN
+  picks its blocked layouts, data are reordered at the boundary; 2 (default): measured, the
+  first call of each convolution shape times both and keeps the faster (neither wins
+  everywhere: LeNet's 1-channel 5×5 conv is ~30× faster blocked, AlexNet's 1-channel 11×11/4
+  conv ~8× faster plain).
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def _load() -> ctypes.CDLL | None:
             )
         threads = int(os.environ.get("JTORCH_ONEDNN_THREADS", "0")) or _cpu_count()
         lib.jtorch_onednn_set_threads(threads)
-        lib.jtorch_onednn_set_blocked(int(os.environ.get("JTORCH_ONEDNN_BLOCKED", "1") != "0"))
+        lib.jtorch_onednn_set_blocked(int(os.environ.get("JTORCH_ONEDNN_BLOCKED", "2")))
     except (OSError, ImportError, AttributeError, ValueError) as err:
         _state["error"] = f"{type(err).__name__}: {err}"
         lib = None
