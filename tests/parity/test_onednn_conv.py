@@ -251,7 +251,7 @@ def test_both_layout_modes_match_xla(mode):
     lib = onednn._state["lib"]
     x, w, b = _data((2, 8, 9, 9), (16, 4, 3, 3), 16)
     args = ((2, 1), ((1, 2), (1, 1)), (1, 2), 2)
-    g = np.random.default_rng(1).standard_normal((2, 16, 5, 5)).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal((2, 16, 5, 7)).astype(np.float32)
     ref = _jax_value_and_grads(lambda x, w, b: onednn._xla_conv(x, w, b, *args), x, w, b, g)
     lib.jtorch_onednn_set_blocked(mode)
     try:
