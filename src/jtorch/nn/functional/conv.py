@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jtorch import _ext
 from jtorch.nn.functional._utils import _ntuple
 
 __all__ = [
@@ -107,6 +108,9 @@ def _conv(
                 f"{fn}: kernel size {kernel} (dilation {dilation}) is larger than the padded "
                 f"input of shape {tuple(x.shape)} with padding {pads}"
             )
+    if _ext.use_onednn():  # CPU: oneDNN custom calls (jtorch._ext); otherwise XLA below
+        y = _ext.conv_nd(x, w.astype(x.dtype), bias, stride, pads, dilation, groups)
+        return y[0] if unbatched else y
     y = lax.conv_general_dilated(
         x,
         w.astype(x.dtype),
@@ -184,6 +188,11 @@ def _conv_transpose(
                 f"{fn}: `output_padding`={output_padding} must be smaller than either stride "
                 f"{stride} or dilation {dilation}"
             )
+    if _ext.use_onednn():  # CPU: oneDNN's backward-data primitive (jtorch._ext), else XLA
+        y = _ext.conv_transpose_nd(
+            x, w.astype(x.dtype), bias, stride, padding, output_padding, dilation, groups
+        )
+        return y[0] if unbatched else y
     kernel = w.shape[2:]
     cin, cout_g = w.shape[0], w.shape[1]
     # (in, out/g, k...) -> (out, in/g, k...), kernel flipped: the transpose of a forward conv
