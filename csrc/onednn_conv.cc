@@ -34,9 +34,12 @@ namespace {
 
 std::atomic<int> g_threads{0};         // 0: leave OpenMP's default
 // Layouts inside the primitives: 1 "any" (oneDNN picks its blocked layouts, reorders at the
-// boundary), 0 plain throughout, 2 (default) measured: the first call of each problem times
-// both and keeps the faster. Neither wins everywhere: on AVX2, LeNet's 1-channel 5x5 conv is
-// 30x faster blocked, AlexNet's 1-channel 11x11/4 conv 8x faster plain.
+// boundary), 0 plain throughout, 2 (default) by rule: plain for strided convolutions of inputs
+// with fewer than 4 channels, blocked otherwise, 3 measured: the first call of each problem
+// times both and keeps the faster. Neither layout wins everywhere: on AVX2, LeNet's 1-channel
+// 5x5 conv is 30x faster blocked, AlexNet's 1-channel 11x11/4 conv 8x faster plain. The rule
+// is the default because a measured choice can differ between runs, and with it the rounding
+// of the results; results must not depend on timing.
 std::atomic<int> g_blocked{2};
 
 dnnl::engine& cpu_engine() {
@@ -307,7 +310,7 @@ ffi::Error guarded(F&& f) {
   }
 }
 
-// Run `exec(problem with mode)` in the layout mode chosen for this problem; in mode 2, time
+// Run `exec(problem with mode)` in the layout mode chosen for this problem; in mode 3, time
 // both modes on the first call (best of two runs each, after a warm-up that builds the
 // primitives) and remember the faster. The last run is in the chosen mode, so the outputs
 // are the chosen mode's.
@@ -315,7 +318,12 @@ template <typename Exec>
 void tuned(const Problem& p, const char* kind, Exec&& exec) {
   int mode = g_blocked.load();
   Problem q = p;
-  if (mode != 2) {
+  if (mode == 2) {
+    bool strided = false;
+    for (auto s : p.strides) strided = strided || s > 1;
+    mode = (strided && p.src.size() > 1 && p.src[1] < 4) ? 0 : 1;
+  }
+  if (mode != 3) {
     q.mode = mode;
     exec(q);
     return;

@@ -10,10 +10,12 @@ Environment:
 - `JTORCH_ONEDNN_THREADS=<n>` sets oneDNN's thread count (default: the CPUs this process may
   run on, the size of XLA's CPU intra-op pool).
 - `JTORCH_ONEDNN_BLOCKED`: layouts inside the primitives. 0: torch's plain layouts; 1: oneDNN
-  picks its blocked layouts, data are reordered at the boundary; 2 (default): measured, the
-  first call of each convolution shape times both and keeps the faster (neither wins
-  everywhere: LeNet's 1-channel 5×5 conv is ~30× faster blocked, AlexNet's 1-channel 11×11/4
-  conv ~8× faster plain).
+  picks its blocked layouts, data are reordered at the boundary; 2 (default): a fixed rule,
+  plain for strided convolutions of inputs with fewer than 4 channels, blocked otherwise;
+  3: measured, the first call of each convolution shape times both and keeps the faster
+  (neither wins everywhere: LeNet's 1-channel 5×5 conv is ~30× faster blocked, AlexNet's
+  1-channel 11×11/4 conv ~8× faster plain). The default is deterministic: a measured choice
+  can differ between runs, and so would the rounding of the results.
 """
 
 from __future__ import annotations
