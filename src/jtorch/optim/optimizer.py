@@ -115,6 +115,13 @@ def _factory_parameters(factory: Callable[..., Any]) -> frozenset[str]:
     return frozenset(inspect.signature(factory).parameters)
 
 
+@functools.cache
+def _static_keys(factory: Callable[..., Any], hyperparams: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(
+        k for k in _factory_parameters(factory) if k not in hyperparams and k not in NO_OP_OPTIONS
+    )
+
+
 def _is_var(x: Any) -> bool:
     return isinstance(x, nnx.Variable)
 
@@ -271,8 +278,9 @@ class Optimizer:
         return {k: v for k, v in group.items() if k in accepted and k not in NO_OP_OPTIONS}
 
     def _static_options(self, group: dict[str, Any]) -> dict[str, Any]:
-        options = self._factory_options(group)
-        return {k: v for k, v in options.items() if k not in self._hyperparams}
+        # runs before every compiled step: a fixed key list, no scan of the whole group
+        keys = _static_keys(type(self)._transform_factory, tuple(self._hyperparams))
+        return {k: group[k] for k in keys if k in group}
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate a group's hyperparameters; subclasses raise ValueError like torch."""
