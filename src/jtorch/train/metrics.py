@@ -52,7 +52,8 @@ def batch_metrics(
         outputs.ndim == 2 and targets.ndim == 1 and jnp.issubdtype(targets.dtype, jnp.integer)
     )
     if is_classification:
-        ranked = jnp.argsort(-outputs, axis=1)
+        # top_k puts the lower index first among ties, like a stable argsort of -outputs
+        _, ranked = jax.lax.top_k(outputs, min(max(topk), outputs.shape[1]))
         for k in topk:
             hit = jnp.any(ranked[:, :k] == targets[:, None], axis=1)
             out[f"top{k}_correct"] = jnp.sum(hit).astype(jnp.float32)
