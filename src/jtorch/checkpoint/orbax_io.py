@@ -24,6 +24,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jtorch.checkpoint import orbax_arrays
 from jtorch.checkpoint._tree import CheckpointError
 
 __all__ = ["save_orbax", "load_orbax", "is_orbax_checkpoint", "recover", "array_metadata"]
@@ -45,7 +46,7 @@ def _get_checkpointer() -> Any:
     if _checkpointer is None:
         ocp = _ocp()
         handler = ocp.CompositeCheckpointHandler(
-            arrays=ocp.StandardCheckpointHandler(), meta=ocp.JsonCheckpointHandler()
+            arrays=orbax_arrays.handler(), meta=ocp.JsonCheckpointHandler()
         )
         _checkpointer = ocp.Checkpointer(handler)
     return _checkpointer
@@ -79,8 +80,11 @@ def recover(path: str | os.PathLike) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _as_array(value: Any) -> Any:
-    return value if isinstance(value, jax.Array) else np.asarray(value, order="C")
+def _as_array(value: Any) -> jax.Array:
+    """A jax array (numpy values go to the CPU device, without a copy when aligned)."""
+    if isinstance(value, jax.Array):
+        return value
+    return jax.device_put(np.asarray(value, order="C"), jax.devices("cpu")[0])
 
 
 def split_arrays(arrays: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -120,7 +124,7 @@ def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
     meta = {"format": FORMAT, "version": VERSION, "tree": tree, "empty": empty}
     items = {"meta": ocp.args.JsonSave(meta)}
     if named:
-        items["arrays"] = ocp.args.StandardSave(named)
+        items["arrays"] = orbax_arrays.save_args(named)
     try:
         _get_checkpointer().save(tmp, ocp.args.Composite(**items))
     except BaseException:
@@ -166,7 +170,7 @@ def load_orbax(path: str | os.PathLike, target: Any) -> tuple[Any, list[Any]]:
                 k: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=_sharding(target))
                 for k, m in array_metadata(path).items()
             }
-            items["arrays"] = ocp.args.StandardRestore(abstract)
+            items["arrays"] = orbax_arrays.restore_args(abstract)
         restored = _get_checkpointer().restore(path, ocp.args.Composite(**items))
     except (CheckpointError, FileNotFoundError):
         raise
