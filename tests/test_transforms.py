@@ -150,3 +150,30 @@ def test_python_flags_are_static_arguments():
     run(model, x, 2.0)
     np.testing.assert_allclose(b, a * 1.5, rtol=1e-6)
     assert traces == [(False, "mean"), (True, "sum")]
+
+
+def test_donated_step_accepts_variables_sharing_one_array():
+    def model_with_shared_arrays():
+        jtorch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 2))
+        model[2].weight.value = model[0].weight.value  # as load_state_dict may leave them
+        model[2].bias.value = model[0].bias.value
+        return model
+
+    x, y = jtorch.randn(4, 2), jtorch.randn(4, 2)
+    finals, losses = [], []
+    for donate in (True, False):
+        model = model_with_shared_arrays()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(model, opt, x, y):
+            loss, grads = jtorch.value_and_grad(mse)(model, x, y)
+            opt.step(grads)
+            return loss
+
+        compiled = jtorch.jit(step, donate=donate)
+        losses.append([float(compiled(model, opt, x, y)) for _ in range(3)])
+        finals.append(model.state_dict())
+    assert losses[0] == losses[1]
+    for a, b in zip(finals[0].values(), finals[1].values()):
+        np.testing.assert_array_equal(a, b)

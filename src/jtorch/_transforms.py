@@ -149,6 +149,8 @@ class _JitFunction:
         else:
             _, state = nnx.split(nodes)
             values = jax.tree.leaves(state)
+        if self._donate:
+            values = _distinct_buffers(values)
         treedef = entry.treedef
         new_values, out = entry.compiled(
             values, treedef, (static_args, static_kwargs), tuple(plain_args), kwargs
@@ -171,6 +173,19 @@ class _JitFunction:
         compiled = self._compiled_for(graphdef, positions, facades)
         treedef = jax.tree.structure(state)
         return _Entry(nodes, compiled, graphdef, variables if fast else None, treedef)
+
+
+def _distinct_buffers(values: list[Any]) -> list[Any]:
+    """`values` with repeated arrays copied: XLA refuses to donate one buffer twice, and loading
+    or restoring state can leave two variables holding the same array object."""
+    if len(set(map(id, values))) == len(values):
+        return values
+    seen: set[int] = set()
+    out = []
+    for value in values:
+        out.append(jnp.array(value, copy=True) if id(value) in seen else value)
+        seen.add(id(value))
+    return out
 
 
 def _raw_slot_is_plain() -> bool:
