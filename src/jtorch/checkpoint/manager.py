@@ -4,17 +4,25 @@ Each step directory has the same layout as a `jtorch.save` directory (`arrays/` 
 `jtorch.load(directory / str(step))` and `jtorch ckpt inspect` read it too. The saved state is
 `{"model": model.state_dict(), "optimizer": optimizer.state_dict(), "extra": extra}`; restoring
 loads it back into the given objects, which continues training bit for bit.
+
+With `async_save=True`, `save` copies the arrays (one batched device_put, which also snapshots
+donated or mutable buffers) and hands the whole synchronous Orbax save to one background thread.
+jtorch does this instead of Orbax's own async mode because that mode still creates directories,
+starts threads and waits on signals in the caller, which cost more than a small model's step;
+retention (max_to_keep, best), intervals and the atomic commit stay Orbax's.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
+from jtorch.checkpoint import orbax_arrays
 from jtorch.checkpoint._tree import CheckpointError, Decoder, Encoder, placement
 from jtorch.checkpoint.orbax_io import FORMAT, VERSION, join_arrays, split_arrays
 
@@ -40,7 +48,8 @@ class CheckpointManager:
         best_mode: 'min' or 'max': whether lower or higher `best_metric` is better.
         save_interval_steps: after the first save, `save` only writes steps that are multiples
             of this.
-        async_save: write in a background thread; `save` returns once arrays are copied.
+        async_save: write in a background thread; `save` returns once the arrays are copied
+            (a save waits for the previous one to finish first, as Orbax's does).
     """
 
     def __init__(
@@ -78,7 +87,7 @@ class CheckpointManager:
             best_mode=best_mode,
             keep_checkpoints_without_metrics=best_metric is None,
             save_interval_steps=save_interval_steps,
-            enable_async_checkpointing=async_save,
+            enable_async_checkpointing=False,
             create=True,
         )
         self._ocp = ocp
@@ -86,10 +95,12 @@ class CheckpointManager:
             self.directory,
             options=options,
             item_handlers={
-                "arrays": ocp.StandardCheckpointHandler(),
+                "arrays": orbax_arrays.handler(),
                 "meta": ocp.JsonCheckpointHandler(),
             },
         )
+        self._writer = ThreadPoolExecutor(1, "jtorch-checkpoint") if async_save else None
+        self._pending: Future | None = None
 
     def save(
         self,
@@ -109,6 +120,9 @@ class CheckpointManager:
                 f"best_metric), got {sorted(metrics or {})}"
             )
         ocp = self._ocp
+        self.wait_until_finished()
+        if not force and not self._manager.should_save(int(step)):
+            return False
         state = {
             "model": None if model is None else model.state_dict(),
             "optimizer": None if optimizer is None else optimizer.state_dict(),
@@ -117,18 +131,19 @@ class CheckpointManager:
         encoder = Encoder()
         tree = encoder.encode(state)
         named, empty = split_arrays(encoder.arrays)
+        if self._writer is not None and named:
+            copies = jax.device_put(list(named.values()), jax.devices("cpu")[0], may_alias=False)
+            named = dict(zip(named, copies))
         meta = {"format": FORMAT, "version": VERSION, "tree": tree, "empty": empty}
         items = {"meta": ocp.args.JsonSave(meta)}
         if named:
-            items["arrays"] = ocp.args.StandardSave(named)
-        return bool(
-            self._manager.save(
-                int(step),
-                args=ocp.args.Composite(**items),
-                metrics=_plain_metrics(metrics),
-                force=force,
-            )
-        )
+            items["arrays"] = orbax_arrays.save_args(named)
+        # force=True: whether to save was decided above, with the previous save finished
+        kwargs = {"args": ocp.args.Composite(**items), "metrics": _plain_metrics(metrics)}
+        if self._writer is None:
+            return bool(self._manager.save(int(step), force=True, **kwargs))
+        self._pending = self._writer.submit(self._manager.save, int(step), force=True, **kwargs)
+        return True
 
     def _resolve(self, step: int | str) -> int:
         if step == "latest":
@@ -171,7 +186,7 @@ class CheckpointManager:
         if (step_dir / "arrays").is_dir():
             metadata = self._manager.item_metadata(step)["arrays"]
             tree = getattr(metadata, "tree", metadata)
-            items["arrays"] = ocp.args.StandardRestore(
+            items["arrays"] = orbax_arrays.restore_args(
                 {
                     k: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding)
                     for k, m in tree.items()
@@ -206,11 +221,19 @@ class CheckpointManager:
         return self._manager.best_step()
 
     def wait_until_finished(self) -> None:
-        """Block until background saves are written."""
+        """Block until background saves are written (raising a failed save's error)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
         self._manager.wait_until_finished()
 
     def close(self) -> None:
-        self._manager.close()
+        try:
+            self.wait_until_finished()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+            self._manager.close()
 
     def __enter__(self) -> CheckpointManager:
         return self

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 from typing import Any
 
 import jax
 import numpy as np
 
 __all__ = ["handler", "save_args", "restore_args"]
-
-_handler: Any = None
 
 
 def _write_context() -> Any:
@@ -58,6 +57,7 @@ def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
+@functools.cache
 def _array_handler_class() -> Any:
     from orbax.checkpoint import type_handlers
 
@@ -104,18 +104,14 @@ def _array_handler_class() -> Any:
 
 
 def handler() -> Any:
-    """The (shared, stateless) Orbax handler for a dict of jax arrays."""
-    global _handler
-    if _handler is None:
-        import orbax.checkpoint as ocp
+    """A new Orbax handler for a dict of jax arrays (one per checkpointer: closing one closes
+    its handler)."""
+    import orbax.checkpoint as ocp
 
-        registry = ocp.type_handlers.create_type_handler_registry(
-            (jax.Array, _array_handler_class()())
-        )
-        _handler = ocp.PyTreeCheckpointHandler(
-            use_ocdbt=False, use_compression=False, type_handler_registry=registry
-        )
-    return _handler
+    registry = ocp.type_handlers.create_type_handler_registry((jax.Array, _array_handler_class()()))
+    return ocp.PyTreeCheckpointHandler(
+        use_ocdbt=False, use_compression=False, type_handler_registry=registry
+    )
 
 
 def save_args(named: dict[str, jax.Array]) -> Any:
