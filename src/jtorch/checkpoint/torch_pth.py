@@ -161,7 +161,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
         key = str(key)
         if key not in self._storages:
             raw = self._read_storage(key)
-            self._storages[key] = np.frombuffer(raw, dtype=storage_type.dtype)
+            if raw.size % storage_type.dtype.itemsize:
+                raise CheckpointError(f"{self._source}: storage {key} has a partial element")
+            self._storages[key] = raw.view(storage_type.dtype)
         return self._storages[key]
 
 
@@ -177,6 +179,33 @@ def _to_jax(obj: Any, target: Any) -> Any:
     if isinstance(obj, tuple):
         return tuple(_to_jax(v, target) for v in obj)
     return obj
+
+
+def _aligned_empty(nbytes: int) -> np.ndarray:
+    """Uninitialised bytes starting on a 64-byte boundary (jax adopts such buffers on CPU)."""
+    raw = np.empty(nbytes + _ALIGNMENT, np.uint8)
+    start = (-raw.ctypes.data) % _ALIGNMENT
+    return raw[start : start + nbytes]
+
+
+def _read_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """A stored (uncompressed) record's bytes, read straight into an aligned buffer.
+
+    Like torch.load, this skips zipfile's CRC check and the extra copy of `zf.read`; a
+    compressed record (not written by torch) goes through zipfile."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        return np.frombuffer(zf.read(info), np.uint8)
+    fp = zf.fp
+    fp.seek(info.header_offset)
+    header = fp.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise CheckpointError(f"jtorch.load: {zf.filename}: bad local header for {info.filename}")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    out = _aligned_empty(info.file_size)
+    if fp.readinto(memoryview(out)) != info.file_size:
+        raise CheckpointError(f"jtorch.load: {zf.filename}: record {info.filename} is truncated")
+    return out
 
 
 def load_pth(path: str | os.PathLike, target: Any) -> Any:
@@ -199,11 +228,11 @@ def load_pth(path: str | os.PathLike, target: Any) -> Any:
             if prefix + "byteorder" in names and zf.read(prefix + "byteorder") != b"little":
                 raise CheckpointError(f"jtorch.load: {path} holds big-endian data")
 
-            def read_storage(key: str) -> bytes:
+            def read_storage(key: str) -> np.ndarray:
                 name = f"{prefix}data/{key}"
                 if name not in names:
                     raise CheckpointError(f"jtorch.load: {path} lacks the record {name}")
-                return zf.read(name)
+                return _read_record(zf, zf.getinfo(name))
 
             data = io.BytesIO(zf.read(pickles[0]))
             result = _RestrictedUnpickler(data, read_storage, str(path)).load()
