@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import logging
 from typing import Any
 
 import jax
@@ -103,10 +104,25 @@ def _array_handler_class() -> Any:
     return ArrayHandler
 
 
+class _NoOcdbtMergeWarning(logging.Filter):
+    """Drops Orbax's per-save warning that it found no OCDBT files to merge: it merges
+    unconditionally, and without OCDBT there are never any."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Skipping merge of OCDBT checkpoints" not in str(record.msg)
+
+
+@functools.cache
+def _quiet_ocdbt_merge_warning() -> None:
+    logging.getLogger("absl").addFilter(_NoOcdbtMergeWarning())
+
+
 def handler() -> Any:
     """A new Orbax handler for a dict of jax arrays (one per checkpointer: closing one closes
     its handler)."""
     import orbax.checkpoint as ocp
+
+    _quiet_ocdbt_merge_warning()
 
     registry = ocp.type_handlers.create_type_handler_registry((jax.Array, _array_handler_class()()))
     return ocp.PyTreeCheckpointHandler(
