@@ -3,6 +3,8 @@
 Random valid configurations (dims 1-3, kernel, stride, padding up to half the kernel,
 dilation, ceil_mode, count_include_pad, divisor_override; adaptive output sizes that do and do not
 divide the input) come from a seeded generator. Tolerance: float32, rtol=1e-4, atol=1e-6.
+Non-overlapping max pooling (its own elementwise path) is compared exactly: its values and
+gradients are selections, in float32, bfloat16 and float16, with ties, -inf and NaN.
 """
 
 import random
@@ -199,3 +201,100 @@ def test_bad_arguments_raise_value_error():
         F.avg_pool2d(x, (2, 2, 2))
     with pytest.raises(ValueError, match="output_size"):
         F.adaptive_avg_pool2d(x, (0, 2))
+
+
+def _tile_input(kind, shape, dtype="float32"):
+    """Inputs for non-overlapping max pooling: random, tie-heavy, or with -inf / NaN entries."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape).astype(np.float32)
+    if kind == "relu":  # post-ReLU activations: windows of zeros tie
+        x = np.maximum(x, 0)
+    elif kind == "ints":  # integer-valued floats in a small range: many ties
+        x = rng.integers(0, 3, shape).astype(np.float32)
+    elif kind == "-inf":  # some windows entirely -inf, others partly
+        x[rng.random(shape) < 0.6] = -np.inf
+    elif kind == "nan":  # torch propagates NaN and sends the gradient to the window's last NaN
+        x[rng.random(shape) < 0.3] = np.nan
+    return x.astype(dtype)
+
+
+TILE_CASES = [
+    ("max_pool2d", (2, 3, 8, 8), dict(kernel_size=2)),
+    ("max_pool2d", (2, 3, 7, 9), dict(kernel_size=2)),  # remainders: cropped, zero gradient
+    ("max_pool2d", (2, 3, 8, 9), dict(kernel_size=(2, 3), stride=(2, 3))),
+    ("max_pool2d", (2, 3, 8, 6), dict(kernel_size=2, ceil_mode=True)),  # ceil changes nothing
+    ("max_pool2d", (3, 9, 8), dict(kernel_size=3)),  # unbatched
+    ("max_pool1d", (2, 3, 11), dict(kernel_size=3)),
+    ("max_pool1d", (3, 10), dict(kernel_size=2)),  # unbatched
+    ("max_pool3d", (2, 2, 5, 6, 7), dict(kernel_size=2)),
+    ("max_pool3d", (2, 4, 6, 5), dict(kernel_size=(1, 2, 2))),  # unbatched
+]
+
+
+@pytest.mark.parametrize("kind", ["normal", "relu", "ints", "-inf", "nan"])
+@pytest.mark.parametrize("name,shape,kwargs", TILE_CASES, ids=str)
+def test_non_overlapping_max_pool_matches_torch_exactly(name, shape, kwargs, kind):
+    """Values and input gradients are selections, so they must equal torch's bit for bit,
+    including which tied element, -inf or NaN receives each window's gradient."""
+    x = _tile_input(kind, shape)
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t = getattr(TF, name)(x_t, **kwargs)
+    g = np.random.default_rng(1).standard_normal(tuple(out_t.shape)).astype(np.float32)
+    out_t.backward(torch.tensor(g))
+    out, vjp = jax.vjp(lambda x: getattr(F, name)(x, **kwargs), jnp.asarray(x))
+    np.testing.assert_array_equal(np.asarray(out), out_t.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(vjp(jnp.asarray(g))[0]), x_t.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("kind", ["relu", "nan"])
+def test_non_overlapping_max_pool_half_precision_matches_torch_exactly(dtype, kind):
+    x = _tile_input(kind, (2, 3, 9, 8), "float32")
+    x_t = torch.tensor(x).to(getattr(torch, dtype)).requires_grad_()
+    out_t = TF.max_pool2d(x_t, 2)
+    g_t = torch.randn(out_t.shape, generator=torch.Generator().manual_seed(0)).to(x_t.dtype)
+    out_t.backward(g_t)
+    as_np = lambda t: t.detach().float().numpy()  # noqa: E731
+    x_j = jnp.asarray(x).astype(dtype)
+    out, vjp = jax.jit(lambda x: jax.vjp(lambda x: F.max_pool2d(x, 2), x))(x_j)
+    dx = vjp(jnp.asarray(as_np(g_t)).astype(dtype))[0]
+    assert out.dtype == dx.dtype == jnp.dtype(dtype)
+    np.testing.assert_array_equal(np.asarray(out.astype(jnp.float32)), as_np(out_t))
+    np.testing.assert_array_equal(np.asarray(dx.astype(jnp.float32)), as_np(x_t.grad))
+
+
+def test_non_overlapping_max_pool_of_integers_matches_torch():
+    x = np.random.default_rng(0).integers(-50, 50, (2, 3, 9, 8)).astype(np.int32)
+    out = jax.jit(lambda x: F.max_pool2d(x, 2))(x)
+    assert out.dtype == jnp.int32
+    np.testing.assert_array_equal(np.asarray(out), TF.max_pool2d(torch.tensor(x), 2).numpy())
+
+
+def test_non_overlapping_max_pool_under_vmap_of_grad_matches_torch():
+    """vmap over a leading axis of per-example gradients equals torch example by example."""
+    x = _tile_input("relu", (4, 3, 2, 6, 6))
+    r = np.random.default_rng(2).standard_normal((3, 2, 3, 3)).astype(np.float32)
+    loss = lambda x: jnp.sum(F.max_pool2d(x, 2) * r)  # noqa: E731
+    got = jax.jit(jax.vmap(jax.grad(loss)))(jnp.asarray(x))
+    for i in range(x.shape[0]):
+        x_t = torch.tensor(x[i], requires_grad=True)
+        (TF.max_pool2d(x_t, 2) * torch.tensor(r)).sum().backward()
+        np.testing.assert_array_equal(np.asarray(got[i]), x_t.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "kwargs,fast",
+    [
+        (dict(kernel_size=2), True),
+        (dict(kernel_size=2, stride=2, padding=0, dilation=1), True),
+        (dict(kernel_size=2, ceil_mode=True), False),  # 7 % 2 != 0: ceil adds a window
+        (dict(kernel_size=2, padding=1), False),
+        (dict(kernel_size=3, stride=2), False),
+    ],
+    ids=str,
+)
+def test_non_overlapping_max_pool_avoids_reduce_window(kwargs, fast):
+    """The elementwise path leaves no reduce_window or select_and_scatter in the gradient."""
+    x = jnp.ones((2, 3, 8, 7))
+    text = str(jax.make_jaxpr(jax.grad(lambda x: F.max_pool2d(x, **kwargs).sum()))(x))
+    assert ("reduce_window" in text or "select_and_scatter" in text) != fast

@@ -1,12 +1,17 @@
 """Max, average, adaptive and power-average pooling in torch layouts.
 
-Max and average pooling lower to one `lax.reduce_window`. Two cases take a gather-free fallback
-that stacks the K strided views of the padded input (one per kernel offset, never per element):
-max pooling with dilation > 1 (JAX has no VJP for dilated max windows) and `return_indices=True`.
+Max and average pooling lower to one `lax.reduce_window`. Max pooling over non-overlapping
+windows (stride = kernel, no padding or dilation, the usual 2×2/2) instead takes the elementwise
+maximum of the K strided views with a custom VJP: XLA:CPU differentiates a reduce-window max with
+select_and_scatter, a window-argmax reduce-window plus a scatter that cost several times the
+forward. Two cases take a gather-free fallback that stacks the K strided views of the padded input
+(one per kernel offset, never per element): max pooling with dilation > 1 (JAX has no VJP for
+dilated max windows) and `return_indices=True`.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Any
@@ -112,6 +117,69 @@ def _window_views(
     return jnp.stack(views), np.stack([np.broadcast_to(f, outs) for f in flat])
 
 
+def _tile_views(x: jax.Array, k: tuple[int, ...]) -> list[jax.Array]:
+    """The K = Πk strided views x[..., i::k0, j::k1, ...] of non-overlapping windows, in row-major
+    window order, each cropped to the ⌊size/k⌋ whole windows per axis (torch's floor mode)."""
+    outs = tuple(size // ki for size, ki in zip(x.shape[2:], k))
+    views = []
+    for offs in itertools.product(*(range(ki) for ki in k)):
+        limit = tuple(o + (n - 1) * ki + 1 for o, n, ki in zip(offs, outs, k))
+        views.append(lax.slice(x, (0, 0) + offs, x.shape[:2] + limit, (1, 1) + k))
+    return views
+
+
+def _views_max(views: list[jax.Array]) -> jax.Array:
+    """Elementwise maximum of the views; NaN propagates, as in torch."""
+    return functools.reduce(jnp.maximum, views)
+
+
+def _upsample(a: jax.Array, k: tuple[int, ...]) -> jax.Array:
+    """Repeat every element of `a` over its k0×k1×… window: (N, C, *out) -> (N, C, *(out·k))."""
+    outs = a.shape[2:]
+    windows = a.shape[:2] + tuple(v for o, ki in zip(outs, k) for v in (o, ki))
+    spread = lax.broadcast_in_dim(a, windows, (0, 1) + tuple(2 + 2 * i for i in range(len(k))))
+    return spread.reshape(a.shape[:2] + tuple(o * ki for o, ki in zip(outs, k)))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _tile_max(x: jax.Array, k: tuple[int, ...]) -> jax.Array:
+    """Max over non-overlapping k-windows of float (N, C, *spatial), with torch's gradient."""
+    return _views_max(_tile_views(x, k))
+
+
+def _tile_max_fwd(x: jax.Array, k: tuple[int, ...]) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+    y = _tile_max(x, k)
+    return y, (x, y)
+
+
+def _tile_max_bwd(k: tuple[int, ...], res: tuple[jax.Array, ...], g: jax.Array):
+    """Route each window's gradient to one element, as torch's CPU kernel picks it: the first
+    maximum in row-major window order, or, in a window holding NaN, the last NaN. Everything is
+    elementwise over the output and then over the input, so XLA fuses it into one pass."""
+    x, y = res
+    views = _tile_views(x, k)
+    dtype = np.int8 if len(views) <= np.iinfo(np.int8).max else np.int32
+    first = jnp.zeros(y.shape, dtype)
+    last_nan = jnp.zeros(y.shape, dtype)
+    for i, v in reversed(list(enumerate(views))):
+        first = jnp.where(v == y, dtype(i), first)
+    for i, v in enumerate(views):
+        last_nan = jnp.where(jnp.isnan(v), dtype(i), last_nan)
+    pick = jnp.where(jnp.isnan(y), last_nan, first)
+    windows = tuple(v for o, ki in zip(y.shape[2:], k) for v in (o, ki))
+    full = tuple(o * ki for o, ki in zip(y.shape[2:], k))
+    offset = sum(  # row-major position inside its window of every input element
+        lax.broadcasted_iota(dtype, windows, 2 * a + 1) * dtype(math.prod(k[a + 1 :]))
+        for a in range(len(k))
+    ).reshape(full)
+    dx = jnp.where(_upsample(pick, k) == offset, _upsample(g, k), jnp.zeros((), g.dtype))
+    crop = [(0, 0, 0)] * 2 + [(0, size - f, 0) for size, f in zip(x.shape[2:], full)]
+    return (lax.pad(dx, jnp.zeros((), g.dtype), crop),)
+
+
+_tile_max.defvjp(_tile_max_fwd, _tile_max_bwd)
+
+
 def _max_pool(
     fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
 ) -> Any:
@@ -119,7 +187,11 @@ def _max_pool(
     k, s, p, d, outs, extras = _geometry(
         fn, x, n, kernel_size, stride, padding, dilation, ceil_mode
     )
-    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
+    floating = jnp.issubdtype(x.dtype, jnp.floating)
+    if not return_indices and s == k and not any(p) and set(d) == {1} and not any(extras):
+        y = _tile_max(x, k) if floating else _views_max(_tile_views(x, k))
+        return y[0] if unbatched else y
+    lowest = -jnp.inf if floating else jnp.iinfo(x.dtype).min
     if return_indices or any(di != 1 for di in d):
         views, flat = _window_views(x, k, s, p, d, outs, extras, lowest)
         arg = jnp.argmax(views, axis=0)[None]  # first maximum, as torch
