@@ -146,3 +146,31 @@ def test_save_killed_mid_write_leaves_the_old_checkpoint(tmp_path):
         np.testing.assert_array_equal(np.asarray(loaded["w"]), np.arange(10.0))
     assert leftovers, "the kill should have left a temporary directory behind"
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # load cleaned up
+
+
+@pytest.mark.parametrize("async_save", [False, True])
+def test_each_step_is_fsynced_before_older_steps_are_deleted(tmp_path, monkeypatch, async_save):
+    from jtorch.checkpoint import _fsync
+
+    synced = []  # (path, whether step 1 still existed when it was fsynced)
+    real = _fsync._fsync
+
+    def recording_fsync(path, flags):
+        synced.append((os.path.realpath(path), (tmp_path / "run" / "1").is_dir()))
+        real(path, flags)
+
+    monkeypatch.setattr(_fsync, "_fsync", recording_fsync)
+    model, opt = _setup()
+    manager = CheckpointManager(tmp_path / "run", max_to_keep=1, async_save=async_save)
+    manager.save(1, model=model, optimizer=opt)
+    manager.wait_until_finished()
+    synced.clear()
+    manager.save(2, model=model, optimizer=opt)
+    manager.wait_until_finished()
+    assert manager.all_steps() == [2]
+
+    step = tmp_path / "run" / "2"
+    expected = {os.path.realpath(p) for p in [step, step.parent, *step.rglob("*")]}
+    assert any(p.name == "_CHECKPOINT_METADATA" for p in step.iterdir())
+    assert expected <= {path for path, _ in synced}  # every file, directory and the parent
+    assert all(step1_present for _, step1_present in synced)  # all before step 1 was deleted

@@ -51,6 +51,11 @@ def save(obj: Any, f: str | os.PathLike) -> None:
     Differs from torch: nothing is pickled. A path without a known suffix becomes an Orbax
     directory (written atomically); `.pth`/`.pt`/`.tar` files are written in torch's zip format
     (arrays and plain containers only) and `.safetensors` holds a flat dict of arrays.
+
+    Durability is torch.save's: the data is handed to the OS without fsync. Writes are atomic
+    (temporary file or directory, then rename), so a killed process leaves the old or the new
+    checkpoint; after a power cut right after a save, both may be damaged. Training loops that
+    need more use `CheckpointManager`, which fsyncs every step.
     """
     path = Path(f)
     fmt = _format_by_suffix(path)

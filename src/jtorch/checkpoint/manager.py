@@ -10,6 +10,14 @@ donated or mutable buffers) and hands the whole synchronous Orbax save to one ba
 jtorch does this instead of Orbax's own async mode because that mode still creates directories,
 starts threads and waits on signals in the caller, which cost more than a small model's step;
 retention (max_to_keep, best), intervals and the atomic commit stay Orbax's.
+
+Durability: unlike `jtorch.save` (which, like torch.save, leaves flushing to the OS), every step
+is made durable before Orbax deletes older steps: each file and directory of the new step and the
+rename that committed it are fsynced. A power cut at any point therefore leaves the previous
+checkpoint or the new one (or both) loadable, never neither. jtorch hooks this into Orbax's
+finalization (`CheckpointManager._finalize`, which runs the deletion), so it also holds with
+`async_save=False`; there `save` waits for the disk and gets slower (measured: 8 MB checkpoints
+took 35 ms instead of 27 ms on a virtual disk; the cost grows with the checkpoint's size).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import jax
 import numpy as np
 
 from jtorch.checkpoint import orbax_arrays
+from jtorch.checkpoint._fsync import sync_tree
 from jtorch.checkpoint._tree import CheckpointError, Decoder, Encoder, placement
 from jtorch.checkpoint.orbax_io import FORMAT, VERSION, join_arrays, split_arrays
 
@@ -35,6 +44,21 @@ def _plain_metrics(metrics: dict[str, Any] | None) -> dict[str, float] | None:
     if not isinstance(metrics, dict):
         raise TypeError(f"CheckpointManager.save: `metrics` must be a dict, got {type(metrics)}")
     return {str(k): float(np.asarray(v)) for k, v in metrics.items()}
+
+
+def _durable_manager(ocp: Any, directory: Path, **kwargs: Any) -> Any:
+    """An orbax.checkpoint.CheckpointManager that fsyncs each new step before old ones go."""
+
+    class DurableManager(ocp.CheckpointManager):
+        def _finalize(self, step: int, steps_to_remove: list[int]) -> None:
+            # Orbax calls this once the step's directory is committed (renamed into place) and
+            # then deletes `steps_to_remove`; a test checks that the hook still runs
+            step_dir = directory / str(step)
+            if step_dir.is_dir():
+                sync_tree(step_dir)
+            super()._finalize(step, steps_to_remove)
+
+    return DurableManager(directory, **kwargs)
 
 
 class CheckpointManager:
@@ -50,6 +74,9 @@ class CheckpointManager:
             of this.
         async_save: write in a background thread; `save` returns once the arrays are copied
             (a save waits for the previous one to finish first, as Orbax's does).
+
+    Each saved step is fsynced (files, directories, the committing rename) before Orbax deletes
+    older steps, so a power cut never loses both the new and the previous checkpoint.
     """
 
     def __init__(
@@ -91,7 +118,8 @@ class CheckpointManager:
             create=True,
         )
         self._ocp = ocp
-        self._manager = ocp.CheckpointManager(
+        self._manager = _durable_manager(
+            ocp,
             self.directory,
             options=options,
             item_handlers={

@@ -6,10 +6,12 @@ checkpoint's own zarr metadata so plain Orbax reads the result without being tol
 - no compression: model weights barely compress (random floats: 400 MB became 370 MB) while
   zstd costs more time than the write itself;
 - no OCDBT: one zarr directory per array, written in parallel and read without a B-tree;
-- a TensorStore context without fsync and without lock files, for writes only. Like torch.save,
-  data is handed to the OS page cache: a killed process still leaves the previous checkpoint
-  loadable (the directory swap does not depend on fsync), a power cut right after a save may not.
-  Writes go into a fresh private directory, so lock files protect nothing.
+- a TensorStore context without fsync and without lock files, for writes only. For
+  `jtorch.save`, like torch.save, data is handed to the OS page cache: a killed process still
+  leaves the previous checkpoint loadable (the directory swap does not depend on fsync), a power
+  cut right after a save may not. CheckpointManager fsyncs each finished step in one pass over
+  its directory instead (see manager.py), which also covers the files Orbax writes itself. Writes
+  go into a fresh private directory, so lock files protect nothing.
 
 Reads of a whole array onto one device go through TensorStore with memory-mapped file reads into
 a 64-byte aligned buffer that `jax.device_put` adopts without a copy on CPU; jtorch does this

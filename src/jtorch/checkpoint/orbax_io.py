@@ -107,7 +107,9 @@ def join_arrays(named: dict[str, Any], empty: dict[str, Any], target: Any) -> li
 
 
 def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
-    """Write a checkpoint directory atomically (replacing an existing checkpoint at `path`)."""
+    """Write a checkpoint directory atomically (replacing an existing checkpoint at `path`).
+
+    Not fsynced (torch.save's durability): safe against a killed process, not a power cut."""
     ocp = _ocp()
     path = Path(path).absolute()
     if path.exists() and not path.is_dir():
