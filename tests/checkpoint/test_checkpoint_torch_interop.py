@@ -134,3 +134,57 @@ def test_truncated_pth_gives_a_clear_error(tmp_path):
     (tmp_path / "cut.pth").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(jtorch.checkpoint.CheckpointError):
         jtorch.load(tmp_path / "cut.pth")
+
+
+def _checked_records(path):
+    """{name: bytes} of a zip whose every CRC-32 zipfile verifies; storage data 64-aligned."""
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None  # recomputes each record's CRC from the local data
+        raw = path.read_bytes()
+        for info in zf.infolist():
+            # zipfile checks the central directory's CRC; the local header's must match it
+            assert np.frombuffer(raw, "<u4", 1, info.header_offset + 14)[0] == info.CRC
+            name_len, extra_len = np.frombuffer(raw, "<u2", 2, info.header_offset + 26)
+            start = info.header_offset + 30 + int(name_len) + int(extra_len)
+            if "/data/" in info.filename:
+                assert start % 64 == 0, info.filename
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def test_overwritten_pth_has_correct_crcs_and_no_leftovers(tmp_path):
+    from jtorch.checkpoint import torch_pth
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"an older file that the save replaces")
+    # a link that a process killed mid-replace leaves behind; the next save removes it
+    (tmp_path / ".w.pth.jtorch-old-0123456789ab").write_bytes(b"stale")
+    for round_ in range(2):  # the second save replaces a complete .pth
+        arrays = {f"w{i}": rng.standard_normal((257, 129)).astype(np.float32) for i in range(5)}
+        arrays["i"] = np.arange(7, dtype=np.int64) + round_
+        jtorch.save({k: jnp.asarray(v) for k, v in arrays.items()}, path)
+        _checked_records(path)
+        loaded = torch.load(path, weights_only=True)
+        assert list(loaded) == list(arrays)
+        for key, value in arrays.items():
+            np.testing.assert_array_equal(loaded[key].numpy(), value)
+    torch_pth.wait_for_background_unlinks()
+    assert [p.name for p in tmp_path.iterdir()] == ["w.pth"]
+
+
+def test_zip64_fields_are_read_by_torch_and_zipfile(tmp_path, monkeypatch):
+    from jtorch.checkpoint import _zip
+
+    # files past 4 GiB need zip64 sizes and offsets; a tiny limit makes every record use them
+    monkeypatch.setattr(_zip, "_ZIP64_LIMIT", 100)
+    arrays = {"a": np.arange(300, dtype=np.float32), "b": np.ones((3, 4), np.float16)}
+    jtorch.save(arrays, tmp_path / "z.pth")
+    raw = (tmp_path / "z.pth").read_bytes()
+    assert b"PK\x06\x06" in raw and b"PK\x06\x07" in raw  # zip64 end records
+    records = _checked_records(tmp_path / "z.pth")
+    assert records["z/byteorder"] == b"little"
+    loaded = torch.load(tmp_path / "z.pth", weights_only=True)
+    ours = jtorch.load(tmp_path / "z.pth")
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(loaded[key].numpy(), value)
+        np.testing.assert_array_equal(np.asarray(ours[key]), value)
