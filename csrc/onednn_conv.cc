@@ -1,7 +1,6 @@
 // oneDNN convolutions in torch layouts (NCL/NCHW/NCDHW data, OI.../GOI... weights) exposed as
 // XLA FFI handlers for the CPU: forward (+ bias, + fused ReLU), backward-data and
-// backward-weights (+ bias gradient); max pooling; and the matmul behind F.linear. Python
-// registers them with jax.ffi.register_ffi_target.
+// backward-weights (+ bias gradient). Python registers them with jax.ffi.register_ffi_target.
 //
 // Every call looks its primitives up in a cache keyed by the full problem (shapes, strides,
 // paddings, dilations, groups, flags), so oneDNN's primitive descriptors are built once per
@@ -607,78 +606,6 @@ ffi::Error MaxPoolBwdImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::U8> ws,
   });
 }
 
-// ---- matmul for F.linear: C = op(A) @ op(B) (+ bias), op transposing through strides ----
-
-struct MatmulProblem {
-  int64_t m, k, n;
-  bool trans_a, trans_b, bias;
-  std::string key() const {
-    std::ostringstream s;
-    s << "matmul|" << m << ',' << k << ',' << n << '|' << trans_a << trans_b << bias;
-    return s.str();
-  }
-};
-
-// A (m, k) stored as (m, k) or, transposed, as (k, m); likewise B (k, n) as (k, n) or (n, k).
-memory::desc matrix_md(int64_t rows, int64_t cols, bool stored_transposed) {
-  dims strides = stored_transposed ? dims{1, rows} : dims{cols, 1};
-  return memory::desc({rows, cols}, memory::data_type::f32, strides);
-}
-
-struct Matmul {
-  dnnl::matmul prim;
-  memory::desc a, b, c, bias, pad;
-  explicit Matmul(const MatmulProblem& p) {
-    a = matrix_md(p.m, p.k, p.trans_a);
-    b = matrix_md(p.k, p.n, p.trans_b);
-    c = matrix_md(p.m, p.n, false);
-    auto& eng = cpu_engine();
-    auto attr = user_scratchpad();
-    dnnl::matmul::primitive_desc pd =
-        p.bias ? dnnl::matmul::primitive_desc(eng, a, b, bias = matrix_md(1, p.n, false), c, attr)
-               : dnnl::matmul::primitive_desc(eng, a, b, c, attr);
-    prim = dnnl::matmul(pd);
-    pad = pd.scratchpad_desc();
-  }
-};
-
-std::shared_ptr<Matmul> cached_matmul(const MatmulProblem& p) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::shared_ptr<Matmul>> cache;
-  std::string k = p.key();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(k);
-    if (it != cache.end()) return it->second;
-  }
-  auto made = std::make_shared<Matmul>(p);
-  std::lock_guard<std::mutex> lock(mu);
-  return cache.emplace(k, made).first->second;
-}
-
-ffi::Error MatmulImpl(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b, ffi::Buffer<ffi::F32> bias,
-                      ffi::ResultBuffer<ffi::F32> c, int64_t trans_a, int64_t trans_b,
-                      int64_t has_bias) {
-  return guarded([&] {
-    auto ad = a.dimensions(), bd = b.dimensions();
-    if (ad.size() != 2 || bd.size() != 2) throw std::runtime_error("matmul needs 2-D operands");
-    MatmulProblem p{trans_a ? ad[1] : ad[0], trans_a ? ad[0] : ad[1], trans_b ? bd[0] : bd[1],
-                    trans_a != 0, trans_b != 0, has_bias != 0};
-    if ((trans_b ? bd[1] : bd[0]) != p.k) throw std::runtime_error("matmul: inner sizes differ");
-    auto mm = cached_matmul(p);
-    auto& eng = cpu_engine();
-    dnnl::stream s(eng);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, memory(mm->a, eng, a.untyped_data())},
-        {DNNL_ARG_WEIGHTS, memory(mm->b, eng, b.untyped_data())},
-        {DNNL_ARG_DST, memory(mm->c, eng, c->untyped_data())},
-        {DNNL_ARG_SCRATCHPAD, scratchpad(mm->pad)}};
-    if (p.bias) args.emplace(DNNL_ARG_BIAS, memory(mm->bias, eng, bias.untyped_data()));
-    mm->prim.execute(s, args);
-    s.wait();
-  });
-}
-
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_fwd, ConvFwdImpl,
@@ -755,16 +682,6 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_max_pool_bwd, MaxPoolBwdImpl,
                                   .Attr<ffi::Span<const int64_t>>("dilation")
                                   .Attr<ffi::Span<const int64_t>>("pad_l")
                                   .Attr<ffi::Span<const int64_t>>("pad_r"));
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_matmul, MatmulImpl,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<int64_t>("trans_a")
-                                  .Attr<int64_t>("trans_b")
-                                  .Attr<int64_t>("has_bias"));
 
 extern "C" {
 // Threads oneDNN's OpenMP teams use (0 keeps OpenMP's default); set to XLA's intra-op pool.

@@ -1,22 +1,12 @@
-"""Optional native extensions: oneDNN convolutions, pooling and matmuls on the CPU
-(see `jtorch._ext.onednn`)."""
+"""Optional native extensions: oneDNN convolutions on the CPU (see `jtorch._ext.onednn`)."""
 
 from jtorch._ext.onednn import (
     available,
     conv_nd,
     conv_transpose_nd,
-    linear,
     load_error,
     max_pool_nd,
     use_onednn,
 )
 
-__all__ = [
-    "available",
-    "use_onednn",
-    "load_error",
-    "conv_nd",
-    "conv_transpose_nd",
-    "max_pool_nd",
-    "linear",
-]
+__all__ = ["available", "use_onednn", "load_error", "conv_nd", "conv_transpose_nd", "max_pool_nd"]

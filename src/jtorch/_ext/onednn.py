@@ -1,13 +1,9 @@
-"""oneDNN convolutions and matmuls on the CPU as XLA FFI custom calls, differentiable and
-jit/vmap-safe.
+"""oneDNN convolutions on the CPU as XLA FFI custom calls, differentiable and jit/vmap-safe.
 
 The C++ side (csrc/onednn_conv.cc, built into `_onednn_conv*.so` when oneDNN is available at
-install time) registers FFI targets for convolution forward (+ bias, + fused ReLU),
-backward-data and backward-weights (+ bias gradient), all in torch's layouts (NC..., OI...);
-max pooling; and a matmul that reads either operand transposed through its strides (F.linear:
-XLA:CPU's dot is 10-40% slower than oneDNN's at MLP sizes, most for the weight gradient). Here
-they are wrapped in `jax.custom_vjp`s whose backward passes call the backward primitives. Under
-vmap each custom call runs once per vmapped slice ("sequential").
+install time) registers three FFI targets: forward (+ bias, + fused ReLU), backward-data and
+backward-weights (+ bias gradient), all in torch's layouts (NC..., OI...). Here they are wrapped
+in `jax.custom_vjp`s whose backward passes call the two backward primitives.
 
 Environment:
 - `JTORCH_CPU_CONV=xla` turns the oneDNN path off (`use_onednn()` is then False).
@@ -46,7 +42,6 @@ __all__ = [
     "conv_nd",
     "conv_transpose_nd",
     "max_pool_nd",
-    "linear",
 ]
 
 _TARGETS = (
@@ -56,7 +51,6 @@ _TARGETS = (
     "conv_bwd",
     "max_pool_fwd",
     "max_pool_bwd",
-    "matmul",
 )
 _state: dict = {}
 
@@ -428,60 +422,6 @@ def _xla_max_pool(x, kernel, stride, padding, dilation):
         [(0, 0)] * 2 + [tuple(p) for p in padding],
         window_dilation=(1, 1) + tuple(dilation),
     )
-
-
-def _matmul(a, b, bias=None, *, trans_a=False, trans_b=False):
-    """op(a) @ op(b) (+ bias) on oneDNN's matmul; op transposes through strides (no copy)."""
-    m = a.shape[1] if trans_a else a.shape[0]
-    n = b.shape[0] if trans_b else b.shape[1]
-    return jax.ffi.ffi_call(
-        "jtorch_onednn_matmul", jax.ShapeDtypeStruct((m, n), jnp.float32), vmap_method=_VMAP
-    )(
-        a,
-        b,
-        jnp.zeros((0,), jnp.float32) if bias is None else bias,
-        trans_a=np.int64(trans_a),
-        trans_b=np.int64(trans_b),
-        has_bias=np.int64(bias is not None),
-    )
-
-
-@jax.custom_vjp
-def _linear(x, w, b):
-    return _matmul(x, w, b, trans_b=True)
-
-
-def _linear_fwd(x, w, b):
-    # symbolic_zeros: as in `_conv_fwd`, skip the matmuls whose results nobody differentiates.
-    y = _linear(x.value, w.value, b.value)
-    need = (() if x.perturbed else None, () if w.perturbed else None)
-    return y, (x.value, w.value, need)
-
-
-def _linear_bwd(res, g):
-    x, w, (need_dx, need_dw) = res
-    if isinstance(g, jax.custom_derivatives.SymbolicZero):
-        g = jnp.zeros((x.shape[0], w.shape[0]), jnp.float32)
-    dx = _matmul(g, w) if need_dx is not None else jnp.zeros_like(x)
-    dw = _matmul(g, x, trans_a=True) if need_dw is not None else jnp.zeros_like(w)
-    return dx, dw, jnp.sum(g, axis=0)
-
-
-_linear.defvjp(_linear_fwd, _linear_bwd, symbolic_zeros=True)
-
-
-def linear(x, w, b=None):
-    """x·Wᵀ + b on oneDNN's matmul (torch.nn.functional.linear), for float32 x (*, in) and
-    W (out, in); the backward pass is two more matmuls (dx = g·W, dW = gᵀ·x) read through
-    strides. Other dtypes, and an unloaded extension, go to XLA's dot."""
-    x, w = jnp.asarray(x), jnp.asarray(w)
-    if not _is_f32(x, w, b) or not available() or x.ndim == 0 or x.size == 0:
-        y = x @ w.T
-        return y if b is None else y + jnp.asarray(b)
-    lead = x.shape[:-1]
-    bias = jnp.zeros((w.shape[0],), jnp.float32) if b is None else jnp.asarray(b)
-    y = _linear(x.reshape(-1, x.shape[-1]), w, bias)
-    return y.reshape(lead + (w.shape[0],))
 
 
 def _dimension_numbers(n: int) -> lax.ConvDimensionNumbers:

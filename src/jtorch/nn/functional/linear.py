@@ -7,8 +7,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jtorch import _ext
-
 __all__ = ["linear", "bilinear"]
 
 
@@ -21,8 +19,6 @@ def linear(input: Any, weight: Any, bias: Any = None) -> jax.Array:
             f"(shape {tuple(x.shape)}), expected in_features={w.shape[-1]} "
             f"(weight shape {tuple(w.shape)})"
         )
-    if _ext.use_onednn():  # CPU: oneDNN's matmul (jtorch._ext), faster than XLA's dot here
-        return _ext.linear(x, w, bias)
     y = x @ w.T
     return y if bias is None else y + jnp.asarray(bias)
 
