@@ -1,11 +1,15 @@
 """jtorch: the PyTorch training workflow on JAX, Flax NNX, Optax and Orbax."""
 
-from jtorch import nn, optim
-from jtorch._creation import arange, as_tensor, full, ones, rand, randint, randn, tensor, zeros
-from jtorch._device import cuda, device, to
-from jtorch._random import manual_seed
-from jtorch._transforms import Grads, grad, inference_mode, jit, no_grad, value_and_grad
-from jtorch.checkpoint import load, save
+from jtorch import _malloc
+
+_malloc.tune()  # before the first JAX computation; see jtorch._malloc
+
+from jtorch import nn, optim  # noqa: E402
+from jtorch._creation import arange, as_tensor, full, ones, rand, randint, randn, tensor, zeros  # noqa: E402
+from jtorch._device import cuda, device, to  # noqa: E402
+from jtorch._random import manual_seed  # noqa: E402
+from jtorch._transforms import Grads, grad, inference_mode, jit, no_grad, value_and_grad  # noqa: E402
+from jtorch.checkpoint import load, save  # noqa: E402
 
 __all__ = [
     "nn",
