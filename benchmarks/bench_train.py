@@ -5,8 +5,10 @@ Cases (all on the CPU, torch with 2 threads):
 - LeNet-5 (1×32×32), batch 128, SGD(0.01, momentum=0.9)  target >= 1.0
 - ResNet-18 CIFAR stem (3×32×32), batch 64, SGD(0.1, 0.9) target >= 1.0
 
-Both sides start from the same weights and see the same batches. Rounds alternate between the
-two libraries and the best round of each is kept; the speed ratio is torch time / jtorch time
+Both sides start from the same weights and see the same batches. Torch runs in its own process
+(as a PyTorch user's program would: none of jtorch's process settings, no JAX threads), and
+rounds alternate between the two processes, only one running at a time; the best round of each is
+kept; the speed ratio is torch time / jtorch time
 (> 1 means jtorch is faster). The first jtorch call's trace+compile time is reported too.
 
 Run: python benchmarks/bench_train.py [--cases mlp,lenet,resnet18] [--steps 20] [--rounds 3]
@@ -15,6 +17,7 @@ Run: python benchmarks/bench_train.py [--cases mlp,lenet,resnet18] [--steps 20] 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import time
 
 import jax
@@ -105,7 +108,32 @@ CASES = {
 }
 
 
-def bench_case(name: str, steps: int, rounds: int, torch) -> dict[str, float]:
+def _torch_worker(conn, name: str, state: dict, x, y, threads: int) -> None:
+    """Torch's side in its own process, as a PyTorch user runs it: glibc's default malloc, no
+    JAX threads. Answers each requested round with its seconds per step."""
+    import torch
+
+    torch.set_num_threads(threads)
+    model = _torch_models(torch)[name]().train()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    opt_name, opt_kwargs = CASES[name]["optimizer"]
+    opt = getattr(torch.optim, opt_name)(model.parameters(), **opt_kwargs)
+    criterion = torch.nn.CrossEntropyLoss()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def run(steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            criterion(model(tx), ty).backward()
+            opt.step()
+
+    while (steps := conn.recv()) is not None:
+        t0 = time.perf_counter()
+        run(steps)
+        conn.send((time.perf_counter() - t0) / steps)
+
+
+def bench_case(name: str, steps: int, rounds: int, threads: int) -> dict[str, float]:
     import jtorch
     from jtorch import nn, optim
     from jtorch.train import stateful_train_step
@@ -117,15 +145,11 @@ def bench_case(name: str, steps: int, rounds: int, torch) -> dict[str, float]:
 
     jtorch.manual_seed(0)
     j_model = _jtorch_models()[name]().train()
-    t_model = _torch_models(torch)[name]().train()
-    j_model.load_state_dict(t_model.state_dict())
+    state = {k: np.array(v) for k, v in j_model.state_dict().items()}
     opt_name, opt_kwargs = spec["optimizer"]
     j_opt = getattr(optim, opt_name)(j_model.parameters(), **opt_kwargs)
-    t_opt = getattr(torch.optim, opt_name)(t_model.parameters(), **opt_kwargs)
-    criterion, t_criterion = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
-    step = stateful_train_step(criterion)
+    step = stateful_train_step(nn.CrossEntropyLoss())
     jx, jy = jax.numpy.asarray(x), jax.numpy.asarray(y.astype(np.int32))
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
     def run_jtorch():
         out = None
@@ -133,25 +157,27 @@ def bench_case(name: str, steps: int, rounds: int, torch) -> dict[str, float]:
             out = step(j_model, j_opt, (jx, jy))
         jax.block_until_ready(out)
 
-    def run_torch():
-        for _ in range(steps):
-            t_opt.zero_grad()
-            loss = t_criterion(t_model(tx), ty)
-            loss.backward()
-            t_opt.step()
-
-    t0 = time.perf_counter()
-    jax.block_until_ready(step(j_model, j_opt, (jx, jy)))
-    compile_s = time.perf_counter() - t0
-    run_torch()  # warm-up
-    best_j = best_t = float("inf")
-    for _ in range(rounds):
+    conn, child_conn = mp.Pipe()
+    worker = mp.get_context("spawn").Process(
+        target=_torch_worker, args=(child_conn, name, state, x, y, threads), daemon=True
+    )
+    worker.start()
+    try:
         t0 = time.perf_counter()
-        run_jtorch()
-        best_j = min(best_j, (time.perf_counter() - t0) / steps)
-        t0 = time.perf_counter()
-        run_torch()
-        best_t = min(best_t, (time.perf_counter() - t0) / steps)
+        jax.block_until_ready(step(j_model, j_opt, (jx, jy)))
+        compile_s = time.perf_counter() - t0
+        conn.send(steps)  # torch warm-up round
+        conn.recv()
+        best_j = best_t = float("inf")
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            run_jtorch()
+            best_j = min(best_j, (time.perf_counter() - t0) / steps)
+            conn.send(steps)
+            best_t = min(best_t, conn.recv())
+    finally:
+        conn.send(None)
+        worker.join()
     return {"jtorch_ms": best_j * 1e3, "torch_ms": best_t * 1e3, "compile_s": compile_s}
 
 
@@ -163,13 +189,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     args = parser.parse_args(argv)
 
-    import torch
-
-    torch.set_num_threads(args.threads)
     results = {}
     print(f"{'case':<10}{'jtorch ms':>12}{'torch ms':>12}{'torch/jtorch':>14}{'compile s':>11}")
     for name in args.cases.split(","):
-        r = bench_case(name, args.steps, args.rounds, torch)
+        r = bench_case(name, args.steps, args.rounds, args.threads)
         results[name] = r
         ratio = r["torch_ms"] / r["jtorch_ms"]
         print(
