@@ -79,7 +79,10 @@ def _conv_contenders(rng, torch, n, c, h, o, k, s, p) -> dict:
     jx, jw, jb, jg = map(jnp.asarray, (x, w, b, g))
 
     def step(conv):
-        f = jax.jit(jax.grad(lambda x, w, b: (conv(x, w, b, *args) * jg).sum(), (0, 1, 2)))
+        # value_and_grad, not grad: the gradients of sum(conv(x)·g) do not need the output, so
+        # XLA would drop the forward convolution and time only the backward passes.
+        loss = lambda x, w, b: (conv(x, w, b, *args) * jg).sum()  # noqa: E731
+        f = jax.jit(jax.value_and_grad(loss, (0, 1, 2)))
         return lambda: jax.block_until_ready(f(jx, jw, jb))
 
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
