@@ -6,14 +6,13 @@
    lax.conv_general_dilated), torch eager (2 threads); ratios > 1 mean jtorch's oneDNN path is
    faster.
 2. Train steps (SGD momentum, cross-entropy): LeNet B=128 and ResNet-18 CIFAR stem B=64,
-   jtorch with its convolutions on oneDNN (F.conv* dispatching to `jtorch._ext.conv_nd`, the
-   dispatch proposed for nn/functional/conv.py, applied here by wrapping that module's lax call)
-   and on XLA, against torch eager. `--pool` also sends F.max_pool* to `jtorch._ext.max_pool_nd`
-   (oneDNN's plain-layout max pooling: slower than XLA's at LeNet's sizes, faster at 64×32×32).
+   jtorch with its convolutions on oneDNN (the default) and on XLA (JTORCH_CPU_CONV=xla while
+   the step is traced), against torch eager in this process (benchmarks/bench_train.py runs torch
+   in a process of its own for the headline ratios).
 
 The machine is shared, so rounds alternate between the contenders and the best round of each is
 kept. Run: JAX_PLATFORMS=cpu python benchmarks/bench_onednn_conv.py [--part convs,steps]
-[--rounds 5] [--models lenet,resnet18] [--pool]
+[--rounds 5] [--models lenet,resnet18]
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import contextlib
 import os
 import sys
 import time
-import types
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
@@ -113,51 +111,22 @@ def bench_convs(rounds: int, torch) -> None:
         )
 
 
-def _shim(lax, **overrides) -> types.SimpleNamespace:
-    names = {k: getattr(lax, k) for k in dir(lax) if not k.startswith("__")}
-    return types.SimpleNamespace(**{**names, **overrides})
-
-
 @contextlib.contextmanager
-def _convs_on(path: str, pool: bool = False):
-    """Route jtorch's F.conv* (and with `pool` F.max_pool*) to oneDNN, or leave them on XLA.
-
-    Does what the dispatch proposed for nn/functional/conv.py and pooling.py does, by wrapping
-    those modules' `lax.conv_general_dilated` / `lax.reduce_window` while a step is traced.
-    """
-    import jtorch.nn.functional.conv as conv_mod
-    import jtorch.nn.functional.pooling as pool_mod
-
-    lax = conv_mod.lax
-    on = path == "onednn" and _ext.use_onednn()
-
-    def conv_general_dilated(x, w, window_strides, padding, lhs_dilation=None,
-                             rhs_dilation=None, dimension_numbers=None,
-                             feature_group_count=1, **kwargs):  # fmt: skip
-        if on and lhs_dilation is None and not kwargs:
-            return _ext.conv_nd(
-                x, w, None, window_strides, padding, rhs_dilation, feature_group_count
-            )
-        return lax.conv_general_dilated(
-            x, w, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
-            feature_group_count, **kwargs,
-        )  # fmt: skip
-
-    def reduce_window(x, init, computation, dims, strides, padding, *args, **kwargs):
-        plain = not args and not kwargs and x.dtype == jnp.float32
-        if on and pool and computation is lax.max and plain:
-            return _ext.max_pool_nd(x, dims[2:], strides[2:], padding[2:], (1,) * len(dims[2:]))
-        return lax.reduce_window(x, init, computation, dims, strides, padding, *args, **kwargs)
-
-    conv_mod.lax = _shim(lax, conv_general_dilated=conv_general_dilated)
-    pool_mod.lax = _shim(lax, reduce_window=reduce_window)
+def _convs_on(path: str):
+    """Trace with jtorch's F.conv* on oneDNN ("onednn") or on XLA ("xla"): the dispatch reads
+    JTORCH_CPU_CONV while a step is traced, i.e. on its first call."""
+    before = os.environ.get("JTORCH_CPU_CONV")
+    os.environ["JTORCH_CPU_CONV"] = path
     try:
         yield
     finally:
-        conv_mod.lax = pool_mod.lax = lax
+        if before is None:
+            del os.environ["JTORCH_CPU_CONV"]
+        else:
+            os.environ["JTORCH_CPU_CONV"] = before
 
 
-def _step_contenders(bt, name: str, steps: int, torch, pool: bool) -> dict:
+def _step_contenders(bt, name: str, steps: int, torch) -> dict:
     """`steps` SGD train steps of model `name`: jtorch (convs on oneDNN / on XLA) and torch."""
     import jtorch
     from jtorch import nn, optim
@@ -180,7 +149,7 @@ def _step_contenders(bt, name: str, steps: int, torch, pool: bool) -> dict:
         model.load_state_dict(t_model.state_dict())
         opt = getattr(optim, opt_name)(model.parameters(), **opt_kwargs)
         step = stateful_train_step(nn.CrossEntropyLoss())
-        with _convs_on(path, pool):  # the dispatch is read while tracing, i.e. on the first call
+        with _convs_on(path):
             jax.block_until_ready(step(model, opt, batch))
 
         def run():
@@ -200,7 +169,7 @@ def _step_contenders(bt, name: str, steps: int, torch, pool: bool) -> dict:
     return {"onednn": jtorch_run("onednn"), "xla": jtorch_run("xla"), "torch": torch_run}
 
 
-def bench_steps(models: list[str], rounds: int, torch, pool: bool = False) -> None:
+def bench_steps(models: list[str], rounds: int, torch) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_train as bt
 
@@ -209,7 +178,7 @@ def bench_steps(models: list[str], rounds: int, torch, pool: bool = False) -> No
           f"{'torch/XLA':>11}")  # fmt: skip
     for name in models:
         steps = 10 if name == "lenet" else 2
-        r = _best(_step_contenders(bt, name, steps, torch, pool), rounds, 1)
+        r = _best(_step_contenders(bt, name, steps, torch), rounds, 1)
         ms = {k: v * 1e3 / steps for k, v in r.items()}
         print(
             f"{name:<10}{ms['onednn']:>10.1f}{ms['xla']:>10.1f}{ms['torch']:>10.1f}"
@@ -223,7 +192,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", default="convs,steps")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", default="lenet,resnet18")
-    parser.add_argument("--pool", action="store_true", help="max pooling on oneDNN too")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     args = parser.parse_args(argv)
 
@@ -236,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     if "convs" in args.part:
         bench_convs(args.rounds, torch)
     if "steps" in args.part:
-        bench_steps(args.models.split(","), args.rounds, torch, args.pool)
+        bench_steps(args.models.split(","), args.rounds, torch)
 
 
 if __name__ == "__main__":
