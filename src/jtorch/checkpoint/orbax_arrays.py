@@ -31,6 +31,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from jtorch.checkpoint._buffers import aligned_empty
+
 __all__ = ["handler", "save_args", "restore_args"]
 
 
@@ -50,14 +52,6 @@ def _read_context() -> Any:
     import tensorstore as ts
 
     return ts.Context({"file_io_concurrency": {"limit": 128}, "file_io_mode": {"mode": "memmap"}})
-
-
-def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """An uninitialised C-order array whose data starts on a 64-byte boundary."""
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(nbytes + 64, np.uint8)
-    start = (-raw.ctypes.data) % 64
-    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 @functools.cache
@@ -99,7 +93,7 @@ def _array_handler_class() -> Any:
                 arg.dtype is not None and np.dtype(arg.dtype) != dtype
             ):
                 return (await super().deserialize([info], [arg]))[0]
-            out = _aligned_empty(tuple(store.shape), dtype)
+            out = aligned_empty(tuple(store.shape), dtype)
             await ts.array(out).write(store)
             return jax.device_put(out, sharding)
 

@@ -32,6 +32,7 @@ import jax
 import ml_dtypes
 import numpy as np
 
+from jtorch.checkpoint._buffers import aligned_empty
 from jtorch.checkpoint._tree import CheckpointError, as_numpy_or_jax, is_array
 from jtorch.checkpoint._zip import Record, write_stored_zip
 
@@ -186,13 +187,6 @@ def _to_jax(obj: Any, target: Any) -> Any:
     return obj
 
 
-def _aligned_empty(nbytes: int) -> np.ndarray:
-    """Uninitialised bytes starting on a 64-byte boundary (jax adopts such buffers on CPU)."""
-    raw = np.empty(nbytes + _ALIGNMENT, np.uint8)
-    start = (-raw.ctypes.data) % _ALIGNMENT
-    return raw[start : start + nbytes]
-
-
 def _read_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
     """A stored (uncompressed) record's bytes, read straight into an aligned buffer.
 
@@ -207,7 +201,7 @@ def _read_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
         raise CheckpointError(f"jtorch.load: {zf.filename}: bad local header for {info.filename}")
     name_len, extra_len = struct.unpack("<HH", header[26:30])
     fp.seek(info.header_offset + 30 + name_len + extra_len)
-    out = _aligned_empty(info.file_size)
+    out = aligned_empty((info.file_size,), np.uint8)
     if fp.readinto(memoryview(out)) != info.file_size:
         raise CheckpointError(f"jtorch.load: {zf.filename}: record {info.filename} is truncated")
     return out
@@ -365,10 +359,6 @@ def _old_links(path: Path) -> list[Path]:
 _unlinkers: list[threading.Thread] = []
 
 
-def _unlink_quietly(path: Path) -> None:
-    path.unlink(missing_ok=True)
-
-
 def wait_for_background_unlinks() -> None:
     """Block until the replaced files of earlier saves are removed (tests and benchmarks)."""
     while _unlinkers:
@@ -393,7 +383,9 @@ def _replace(tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         _unlinkers[:] = [t for t in _unlinkers if t.is_alive()]
-        thread = threading.Thread(target=_unlink_quietly, args=(old,), name="jtorch-unlink-old")
+        thread = threading.Thread(
+            target=old.unlink, kwargs={"missing_ok": True}, name="jtorch-unlink-old"
+        )
         thread.start()
         _unlinkers.append(thread)
 
