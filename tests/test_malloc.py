@@ -2,6 +2,7 @@
 is on, and fault in fresh pages on every call with glibc's defaults. (Heap fragmentation can
 still place one call's buffer on new pages, so the test looks at the best of six calls.)"""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -34,7 +35,7 @@ def _probe(tuning: str) -> tuple[bool, float]:
     env = {"JTORCH_MALLOC_TUNING": tuning, "JAX_PLATFORMS": "cpu"}
     out = subprocess.run(
         [sys.executable, "-c", PROBE],
-        env={**__import__("os").environ, **env},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         check=True,
