@@ -15,6 +15,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+from _timing import best_of
 
 import jtorch
 from jtorch import nn, optim
@@ -33,15 +34,6 @@ class MLP(nn.Module):
 
 def cross_entropy(logits, y):
     return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
-
-
-def time_steps(step, steps: int) -> float:
-    out = None
-    start = time.perf_counter()
-    for _ in range(steps):
-        out = step()
-    jax.block_until_ready(out)
-    return (time.perf_counter() - start) / steps
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -93,10 +85,8 @@ def main(argv: list[str] | None = None) -> float:
     jax.block_until_ready(run_raw())
     compile_raw = time.perf_counter() - t0
 
-    best_j, best_r = float("inf"), float("inf")
-    for _ in range(args.rounds):
-        best_j = min(best_j, time_steps(run_jtorch, args.steps))
-        best_r = min(best_r, time_steps(run_raw, args.steps))
+    best = best_of({"jtorch": run_jtorch, "raw": run_raw}, args.rounds, args.steps, warmup=0)
+    best_j, best_r = best["jtorch"], best["raw"]
     ratio = best_j / best_r
     print(f"device: {jax.devices()[0].platform}")
     print(f"first call (trace+compile): jtorch {compile_jtorch:.2f} s, raw {compile_raw:.2f} s")

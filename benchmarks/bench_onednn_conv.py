@@ -21,13 +21,13 @@ import argparse
 import contextlib
 import os
 import sys
-import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import best_of  # noqa: E402
 
 from jtorch import _ext  # noqa: E402
 from jtorch._ext import onednn  # noqa: E402
@@ -50,20 +50,6 @@ SHAPES = [
     ("resnet18 l4 3x3/2", 64, 256, 8, 512, 3, 2, 1),
     ("resnet18 l4 3x3", 64, 512, 4, 512, 3, 1, 1),
 ]
-
-
-def _best(fns: dict, rounds: int, reps: int) -> dict[str, float]:
-    """Best-of-`rounds` mean seconds per call, rounds alternating between the functions."""
-    best = dict.fromkeys(fns, float("inf"))
-    for fn in fns.values():
-        fn()  # warm-up / compile
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                fn()
-            best[name] = min(best[name], (time.perf_counter() - t0) / reps)
-    return best
 
 
 def _conv_contenders(rng, torch, n, c, h, o, k, s, p) -> dict:
@@ -101,7 +87,7 @@ def bench_convs(rounds: int, torch) -> None:
     rng = np.random.default_rng(0)
     for label, n, c, h, o, k, s, p in SHAPES:
         reps = 3 if n * c * h * h * o * k * k > 1e9 else 10
-        r = _best(_conv_contenders(rng, torch, n, c, h, o, k, s, p), rounds, reps)
+        r = best_of(_conv_contenders(rng, torch, n, c, h, o, k, s, p), rounds, reps)
         ms = {key: v * 1e3 for key, v in r.items()}
         shape = f"({n},{c},{h})->{o},{k},{s},{p}"
         print(
@@ -178,7 +164,7 @@ def bench_steps(models: list[str], rounds: int, torch) -> None:
           f"{'torch/XLA':>11}")  # fmt: skip
     for name in models:
         steps = 10 if name == "lenet" else 2
-        r = _best(_step_contenders(bt, name, steps, torch), rounds, 1)
+        r = best_of(_step_contenders(bt, name, steps, torch), rounds)
         ms = {k: v * 1e3 / steps for k, v in r.items()}
         print(
             f"{name:<10}{ms['onednn']:>10.1f}{ms['xla']:>10.1f}{ms['torch']:>10.1f}"

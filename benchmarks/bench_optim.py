@@ -13,11 +13,11 @@ Run: python benchmarks/bench_optim.py [--steps 20] [--rounds 5] [--donate]
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import optax
+from _timing import best_of
 
 import jtorch
 from jtorch import nn, optim
@@ -30,15 +30,6 @@ class Blob(nn.Module):
         super().__init__()
         for i, a in enumerate(arrays):
             setattr(self, f"w{i}", nn.Parameter(a))
-
-
-def time_steps(step, steps: int) -> float:
-    out = None
-    start = time.perf_counter()
-    for _ in range(steps):
-        out = step()
-    jax.block_until_ready(out)
-    return (time.perf_counter() - start) / steps
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -78,11 +69,8 @@ def main(argv: list[str] | None = None) -> float:
         jtorch_step(optimizer, grads)
         return model.w0.value
 
-    run_raw(), run_jtorch()  # compile
-    best_raw = best_jt = float("inf")
-    for _ in range(args.rounds):
-        best_raw = min(best_raw, time_steps(run_raw, args.steps))
-        best_jt = min(best_jt, time_steps(run_jtorch, args.steps))
+    best = best_of({"raw": run_raw, "jtorch": run_jtorch}, args.rounds, args.steps)
+    best_raw, best_jt = best["raw"], best["jtorch"]
     ratio = best_jt / best_raw
     print(f"Adam update on {count / 1e6:.0f}M parameters, donate={args.donate}, {jax.devices()[0]}")
     print(f"  optax.adam + jax.jit     : {best_raw * 1e3:8.2f} ms/step")

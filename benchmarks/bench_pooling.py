@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
@@ -26,6 +25,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _timing import best_of  # noqa: E402
 from jax import lax  # noqa: E402
 
 import jtorch.nn.functional as F  # noqa: E402
@@ -58,20 +58,6 @@ def _torch_step(x: np.ndarray, r: np.ndarray):
     return step
 
 
-def _best_ms(fns, rounds: int) -> list[float]:
-    """Best milliseconds of each function over `rounds` alternating rounds (after a warm-up)."""
-    for fn in fns:
-        for _ in range(3):
-            fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return [1000 * b for b in best]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
@@ -84,7 +70,8 @@ def main() -> None:
         r = rng.standard_normal((*shape[:2], shape[2] // 2, shape[3] // 2), dtype=np.float32)
         fns = [_jax_step(lambda x: F.max_pool2d(x, 2), x, r),
                _jax_step(_reduce_window_pool, x, r), _torch_step(x, r)]  # fmt: skip
-        ours, generic, ref = _best_ms(fns, args.rounds)
+        best = best_of(dict(enumerate(fns)), args.rounds, warmup=3)
+        ours, generic, ref = (1000 * best[i] for i in range(3))
         label = f"{name} {shape}"
         print(f"{label:<32}{ours:>10.3f}{generic:>12.3f}{ref:>10.3f}{ref / ours:>14.2f}")
 
