@@ -9,7 +9,9 @@ Both sides start from the same weights and see the same batches. Torch runs in i
 (as a PyTorch user's program would: none of jtorch's process settings, no JAX threads), and
 rounds alternate between the two processes, only one running at a time; the best round of each is
 kept; the speed ratio is torch time / jtorch time
-(> 1 means jtorch is faster). The first jtorch call's trace+compile time is reported too.
+(> 1 means jtorch is faster). The first jtorch call's trace+compile time is reported too, and the
+page faults per jtorch step (fewest over the rounds; JTORCH_MALLOC_TUNING=0 shows what glibc's
+default malloc costs).
 
 Run: python benchmarks/bench_train.py [--cases mlp,lenet,resnet18] [--steps 20] [--rounds 3]
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import resource
 import time
 
 import jax
@@ -169,16 +172,25 @@ def bench_case(name: str, steps: int, rounds: int, threads: int) -> dict[str, fl
         conn.send(steps)  # torch warm-up round
         conn.recv()
         best_j = best_t = float("inf")
+        faults = float("inf")
         for _ in range(rounds):
+            faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.perf_counter()
             run_jtorch()
             best_j = min(best_j, (time.perf_counter() - t0) / steps)
+            faults1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            faults = min(faults, (faults1 - faults0) / steps)
             conn.send(steps)
             best_t = min(best_t, conn.recv())
     finally:
         conn.send(None)
         worker.join()
-    return {"jtorch_ms": best_j * 1e3, "torch_ms": best_t * 1e3, "compile_s": compile_s}
+    return {
+        "jtorch_ms": best_j * 1e3,
+        "torch_ms": best_t * 1e3,
+        "compile_s": compile_s,
+        "faults": faults,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
@@ -190,14 +202,17 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     args = parser.parse_args(argv)
 
     results = {}
-    print(f"{'case':<10}{'jtorch ms':>12}{'torch ms':>12}{'torch/jtorch':>14}{'compile s':>11}")
+    print(
+        f"{'case':<10}{'jtorch ms':>12}{'torch ms':>12}{'torch/jtorch':>14}{'compile s':>11}"
+        f"{'faults/step':>13}"
+    )
     for name in args.cases.split(","):
         r = bench_case(name, args.steps, args.rounds, args.threads)
         results[name] = r
         ratio = r["torch_ms"] / r["jtorch_ms"]
         print(
             f"{name:<10}{r['jtorch_ms']:>12.2f}{r['torch_ms']:>12.2f}{ratio:>14.2f}"
-            f"{r['compile_s']:>11.2f}"
+            f"{r['compile_s']:>11.2f}{r['faults']:>13.0f}"
         )
     return results
 
