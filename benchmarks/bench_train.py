@@ -14,6 +14,7 @@ page faults per jtorch step (fewest over the rounds; JTORCH_MALLOC_TUNING=0 show
 default malloc costs).
 
 Run: python benchmarks/bench_train.py [--cases mlp,lenet,resnet18] [--steps 20] [--rounds 3]
+[--no-donate]
 """
 
 from __future__ import annotations
@@ -136,7 +137,9 @@ def _torch_worker(conn, name: str, state: dict, x, y, threads: int) -> None:
         conn.send((time.perf_counter() - t0) / steps)
 
 
-def bench_case(name: str, steps: int, rounds: int, threads: int) -> dict[str, float]:
+def bench_case(
+    name: str, steps: int, rounds: int, threads: int, donate: bool = True
+) -> dict[str, float]:
     import jtorch
     from jtorch import nn, optim
     from jtorch.train import stateful_train_step
@@ -151,7 +154,7 @@ def bench_case(name: str, steps: int, rounds: int, threads: int) -> dict[str, fl
     state = {k: np.array(v) for k, v in j_model.state_dict().items()}
     opt_name, opt_kwargs = spec["optimizer"]
     j_opt = getattr(optim, opt_name)(j_model.parameters(), **opt_kwargs)
-    step = stateful_train_step(nn.CrossEntropyLoss())
+    step = stateful_train_step(nn.CrossEntropyLoss(), donate=donate)
     jx, jy = jax.numpy.asarray(x), jax.numpy.asarray(y.astype(np.int32))
 
     def run_jtorch():
@@ -199,6 +202,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument(
+        "--no-donate", action="store_true", help="jtorch step without buffer donation"
+    )
     args = parser.parse_args(argv)
 
     results = {}
@@ -207,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         f"{'faults/step':>13}"
     )
     for name in args.cases.split(","):
-        r = bench_case(name, args.steps, args.rounds, args.threads)
+        r = bench_case(name, args.steps, args.rounds, args.threads, not args.no_donate)
         results[name] = r
         ratio = r["torch_ms"] / r["jtorch_ms"]
         print(
