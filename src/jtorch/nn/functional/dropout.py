@@ -21,9 +21,25 @@ __all__ = [
 _ALPHA_PRIME = 1.7580993408473766
 
 
-def _check_p(p: float) -> None:
+def _trivial(x: jax.Array, p: float, training: bool) -> jax.Array | None:
+    """Check `p`; the output when no mask is needed (eval, p = 0: `x`; p = 1: zeros), else None."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return jnp.zeros_like(x)
+    return None
+
+
+def _channel_mask_shape(x: jax.Array) -> tuple[int, ...]:
+    """One mask entry per (N, C), broadcast over the remaining axes."""
+    return x.shape[:2] + (1,) * (x.ndim - 2)
+
+
+def _apply_mask(x: jax.Array, keep: jax.Array, p: float) -> jax.Array:
+    """Zero the dropped entries and scale the kept ones by 1/(1−p)."""
+    return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
 
 
 def dropout(
@@ -38,16 +54,13 @@ def dropout(
 
     Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
     """
-    _check_p(p)
     x = jnp.asarray(input)
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return jnp.zeros_like(x)
+    out = _trivial(x, p, training)
+    if out is not None:
+        return out
     if key is None:
         raise ValueError("dropout: `key` is required when training=True and p > 0")
-    keep = jax.random.bernoulli(key, 1.0 - p, x.shape)
-    return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
+    return _apply_mask(x, jax.random.bernoulli(key, 1.0 - p, x.shape), p)
 
 
 def _need_key(fn: str, key: jax.Array | None) -> jax.Array:
@@ -56,22 +69,16 @@ def _need_key(fn: str, key: jax.Array | None) -> jax.Array:
     return key
 
 
-def _feature_dropout(x: jax.Array, p: float, key: jax.Array) -> jax.Array:
-    """Zero whole channels: one Bernoulli(1−p) draw per (N, C), broadcast over the rest."""
-    keep = jax.random.bernoulli(key, 1.0 - p, x.shape[:2] + (1,) * (x.ndim - 2))
-    return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype))
-
-
 def _channel_dropout(
     fn: str, x: jax.Array, p: float, training: bool, key: jax.Array | None, batched: bool
 ) -> jax.Array:
-    _check_p(p)
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return jnp.zeros_like(x)
+    """Zero whole channels: one Bernoulli(1−p) draw per (N, C), broadcast over the rest."""
+    out = _trivial(x, p, training)
+    if out is not None:
+        return out
     x = x if batched else x[None]
-    out = _feature_dropout(x, p, _need_key(fn, key))
+    keep = jax.random.bernoulli(_need_key(fn, key), 1.0 - p, _channel_mask_shape(x))
+    out = _apply_mask(x, keep, p)
     return out if batched else out[0]
 
 
@@ -157,16 +164,14 @@ def dropout3d(
 def _alpha_dropout(
     fn: str, x: jax.Array, p: float, training: bool, key: jax.Array | None, feature: bool
 ) -> jax.Array:
-    _check_p(p)
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return jnp.zeros_like(x)
+    out = _trivial(x, p, training)
+    if out is not None:
+        return out
     if feature and x.ndim < 2:
         raise ValueError(
             f"{fn}: `input` must have shape (N, C, *) (at least 2-D), got shape {tuple(x.shape)}"
         )
-    shape = x.shape[:2] + (1,) * (x.ndim - 2) if feature else x.shape
+    shape = _channel_mask_shape(x) if feature else x.shape
     keep = jax.random.bernoulli(_need_key(fn, key), 1.0 - p, shape)
     a = ((1.0 - p) * (1.0 + p * _ALPHA_PRIME**2)) ** -0.5
     b = _ALPHA_PRIME * a * p

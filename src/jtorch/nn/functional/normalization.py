@@ -54,10 +54,11 @@ def _check_channels(fn: str, x: jax.Array, **vectors: Any) -> None:
             )
 
 
-def _write(target: Any, value: jax.Array | None) -> None:
+def _write_back(running_mean: Any, running_var: Any, rm: Any, rv: Any) -> None:
     """torch's in-place running-stat update, for Buffers (plain arrays are left alone)."""
-    if value is not None and isinstance(target, nnx.Variable):
-        target.set_value(value.astype(target.get_value().dtype))
+    for target, value in ((running_mean, rm), (running_var, rv)):
+        if value is not None and isinstance(target, nnx.Variable):
+            target.set_value(value.astype(target.get_value().dtype))
 
 
 def _moments(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
@@ -65,6 +66,19 @@ def _moments(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array]
     mean = jnp.mean(x, axis=axes, keepdims=True)
     var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
     return mean, var
+
+
+def _standardise(x: jax.Array, mean: jax.Array, var: jax.Array, eps: float) -> jax.Array:
+    return (x - mean) * jax.lax.rsqrt(var + eps)
+
+
+def _running_stats(
+    fn: str, flag: str, rm: jax.Array | None, rv: jax.Array | None, shape: tuple[int, ...]
+) -> tuple[jax.Array, jax.Array]:
+    """The running stats as per-channel (mean, var) for normalising when `flag` is False."""
+    if rm is None or rv is None:
+        raise ValueError(f"{fn}: `running_mean` and `running_var` are required when {flag}=False")
+    return rm.reshape(shape), rv.reshape(shape)
 
 
 def _running_update(running: jax.Array | None, batch: jax.Array, momentum: Any) -> jax.Array | None:
@@ -111,13 +125,8 @@ def batch_norm_stats(
         rm = _running_update(rm, mean.reshape(-1), momentum)
         rv = _running_update(rv, var.reshape(-1) * (n / (n - 1)), momentum)
     else:
-        if rm is None or rv is None:
-            raise ValueError(
-                "batch_norm: `running_mean` and `running_var` are required when training=False"
-            )
-        mean, var = rm.reshape(shape), rv.reshape(shape)
-    y = (x - mean) * jax.lax.rsqrt(var + eps)
-    return _affine(y, weight, bias, shape), rm, rv
+        mean, var = _running_stats("batch_norm", "training", rm, rv, shape)
+    return _affine(_standardise(x, mean, var, eps), weight, bias, shape), rm, rv
 
 
 def batch_norm(
@@ -139,8 +148,7 @@ def batch_norm(
         input, running_mean, running_var, weight, bias, training, momentum, eps
     )
     if training:
-        _write(running_mean, rm)
-        _write(running_var, rv)
+        _write_back(running_mean, running_var, rm, rv)
     return out
 
 
@@ -179,14 +187,8 @@ def instance_norm_stats(
         rm = _running_update(rm, jnp.mean(mean.reshape(x.shape[:2]), 0), momentum)
         rv = _running_update(rv, jnp.mean(var.reshape(x.shape[:2]), 0) * (n / (n - 1)), momentum)
     else:
-        if rm is None or rv is None:
-            raise ValueError(
-                "instance_norm: `running_mean` and `running_var` are required when "
-                "use_input_stats=False"
-            )
-        mean, var = rm.reshape(shape), rv.reshape(shape)
-    y = (x - mean) * jax.lax.rsqrt(var + eps)
-    return _affine(y, weight, bias, shape), rm, rv
+        mean, var = _running_stats("instance_norm", "use_input_stats", rm, rv, shape)
+    return _affine(_standardise(x, mean, var, eps), weight, bias, shape), rm, rv
 
 
 def instance_norm(
@@ -207,8 +209,7 @@ def instance_norm(
         input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
     )
     if use_input_stats:
-        _write(running_mean, rm)
-        _write(running_var, rv)
+        _write_back(running_mean, running_var, rm, rv)
     return out
 
 
@@ -229,7 +230,7 @@ def layer_norm(
             f"(*, {', '.join(map(str, shape))}), got shape {tuple(x.shape)}"
         )
     mean, var = _moments(x, tuple(range(x.ndim - k, x.ndim)))
-    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    y = _standardise(x, mean, var, eps)
     if weight is not None:
         y = y * jnp.asarray(weight)
     if bias is not None:
@@ -256,7 +257,7 @@ def group_norm(
     _check_channels("group_norm", x, weight=weight, bias=bias)
     grouped = x.reshape(x.shape[0], num_groups, -1)  # (N, G, C/G·*)
     mean, var = _moments(grouped, (2,))
-    y = ((grouped - mean) * jax.lax.rsqrt(var + eps)).reshape(x.shape)
+    y = _standardise(grouped, mean, var, eps).reshape(x.shape)
     return _affine(y, weight, bias, _channel_shape(x))
 
 

@@ -75,32 +75,33 @@ def _in_proj(x: jax.Array, w_ih: jax.Array, b_ih: jax.Array | None) -> jax.Array
     return y if b_ih is None else y + b_ih
 
 
-def _check_cell_input(name: str, x: jax.Array, w_ih: jax.Array) -> None:
+def _cell_in_proj(name: str, input: Any, w_ih: Any, b_ih: Any) -> jax.Array:
+    """Check a cell's `input` against `w_ih` and return its projection W_ih·x + b_ih."""
+    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
     if x.ndim not in (1, 2) or x.shape[-1] != w_ih.shape[1]:
         raise ValueError(
             f"{name}: `input` must have shape (N, {w_ih.shape[1]}) or ({w_ih.shape[1]},) "
             f"(input_size={w_ih.shape[1]}), got {tuple(x.shape)}"
         )
+    return _in_proj(x, w_ih, _opt(b_ih))
 
 
 def rnn_tanh_cell(
     input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
 ) -> jax.Array:
     """h' = tanh(W_ih·x + b_ih + W_hh·h + b_hh) for one step (torch.rnn_tanh_cell)."""
-    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
-    _check_cell_input("rnn_tanh_cell", x, w_ih)
+    gi = _cell_in_proj("rnn_tanh_cell", input, w_ih, b_ih)
     step = _rnn_step(jnp.tanh, jnp.asarray(w_hh), _opt(b_hh))
-    return step(_in_proj(x, w_ih, _opt(b_ih)), jnp.asarray(hx))
+    return step(gi, jnp.asarray(hx))
 
 
 def rnn_relu_cell(
     input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
 ) -> jax.Array:
     """h' = relu(W_ih·x + b_ih + W_hh·h + b_hh) for one step (torch.rnn_relu_cell)."""
-    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
-    _check_cell_input("rnn_relu_cell", x, w_ih)
+    gi = _cell_in_proj("rnn_relu_cell", input, w_ih, b_ih)
     step = _rnn_step(jax.nn.relu, jnp.asarray(w_hh), _opt(b_hh))
-    return step(_in_proj(x, w_ih, _opt(b_ih)), jnp.asarray(hx))
+    return step(gi, jnp.asarray(hx))
 
 
 def lstm_cell(
@@ -110,11 +111,10 @@ def lstm_cell(
 
     c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'), gates = W_ih·x + b_ih + W_hh·h + b_hh.
     """
-    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
-    _check_cell_input("lstm_cell", x, w_ih)
+    gi = _cell_in_proj("lstm_cell", input, w_ih, b_ih)
     h, c = (jnp.asarray(v) for v in hx)
     step = _lstm_step(jnp.asarray(w_hh), _opt(b_hh), None)
-    return step(_in_proj(x, w_ih, _opt(b_ih)), (h, c))
+    return step(gi, (h, c))
 
 
 def gru_cell(
@@ -125,10 +125,9 @@ def gru_cell(
     r = σ(W_ir·x + b_ir + W_hr·h + b_hr), z likewise, n = tanh(W_in·x + b_in + r·(W_hn·h + b_hn)),
     h' = (1 − z)·n + z·h.
     """
-    x, w_ih = jnp.asarray(input), jnp.asarray(w_ih)
-    _check_cell_input("gru_cell", x, w_ih)
+    gi = _cell_in_proj("gru_cell", input, w_ih, b_ih)
     step = _gru_step(jnp.asarray(w_hh), _opt(b_hh))
-    return step(_in_proj(x, w_ih, _opt(b_ih)), jnp.asarray(hx))
+    return step(gi, jnp.asarray(hx))
 
 
 # ---------------------------------------------------------------- sequences
@@ -146,82 +145,20 @@ def _scan_layer(state: Any, gi: jax.Array, step: _Step, reverse: bool) -> tuple[
     return ys, final
 
 
-def _run(
-    mode: str,
-    input: Any,
-    hx: Any,
-    params: Sequence[Any],
-    has_biases: bool,
-    num_layers: int,
-    dropout: float,
-    train: bool,
-    bidirectional: bool,
-    batch_first: bool,
-    key: jax.Array | None,
-) -> tuple[jax.Array, Any]:
-    x = jnp.asarray(input)
-    if x.ndim != 3:
-        raise ValueError(
-            f"{mode}: `input` must be 3-D ((L, N, H_in), or (N, L, H_in) with batch_first), "
-            f"got shape {tuple(x.shape)}"
-        )
-    directions = 2 if bidirectional else 1
-    params = [jnp.asarray(p) for p in params]
-    per_group = 2 + 2 * bool(has_biases)
-    groups = num_layers * directions
-    has_proj = mode == "lstm" and len(params) == groups * (per_group + 1)
-    if has_proj:
-        per_group += 1
-    if len(params) != groups * per_group:
-        raise ValueError(
-            f"{mode}: `params` has {len(params)} arrays, expected {groups * per_group} "
-            f"(num_layers={num_layers} x {directions} direction(s) x {per_group})"
-        )
+def _layer_step(
+    mode: str, w_hh: jax.Array, b_hh: jax.Array | None, w_hr: jax.Array | None
+) -> _Step:
+    """The recurrence of one layer and direction of the sequence function `mode`."""
     if mode == "lstm":
-        h0, c0 = (jnp.asarray(v) for v in hx)
-    else:
-        h0, c0 = jnp.asarray(hx), None
-    if batch_first:
-        x = jnp.swapaxes(x, 0, 1)  # (L, N, H_in)
-    if dropout > 0 and train and num_layers > 1:
-        if key is None:
-            raise ValueError(f"{mode}: `key` is required when train=True and dropout > 0")
-        drop_keys = list(jax.random.split(key, num_layers - 1))
-    h_n, c_n = [], []
-    for layer in range(num_layers):
-        outputs = []
-        for direction in range(directions):
-            idx = layer * directions + direction
-            w = params[idx * per_group : (idx + 1) * per_group]
-            w_ih, w_hh = w[0], w[1]
-            b_ih, b_hh = (w[2], w[3]) if has_biases else (None, None)
-            w_hr = w[-1] if has_proj else None
-            if mode == "lstm":
-                step, state = _lstm_step(w_hh, b_hh, w_hr), (h0[idx], c0[idx])
-            elif mode == "gru":
-                step, state = _gru_step(w_hh, b_hh), h0[idx]
-            else:
-                act = jnp.tanh if mode == "rnn_tanh" else jax.nn.relu
-                step, state = _rnn_step(act, w_hh, b_hh), h0[idx]
-            gi = _in_proj(x, w_ih, b_ih)  # (L, N, gates·H): one matmul for the whole sequence
-            ys, final = _scan_layer(state, gi, step, reverse=direction == 1)
-            outputs.append(ys)
-            if mode == "lstm":
-                h_n.append(final[0])
-                c_n.append(final[1])
-            else:
-                h_n.append(final)
-        x = outputs[0] if directions == 1 else jnp.concatenate(outputs, axis=-1)
-        if dropout > 0 and train and layer < num_layers - 1:
-            x = _dropout(x, dropout, True, key=drop_keys[layer])
-    if batch_first:
-        x = jnp.swapaxes(x, 0, 1)
-    if mode == "lstm":
-        return x, (jnp.stack(h_n), jnp.stack(c_n))
-    return x, jnp.stack(h_n)
+        return _lstm_step(w_hh, b_hh, w_hr)
+    if mode == "gru":
+        return _gru_step(w_hh, b_hh)
+    return _rnn_step(jnp.tanh if mode == "rnn_tanh" else jax.nn.relu, w_hh, b_hh)
 
 
 def _sequence_fn(mode: str, doc: str) -> Callable:
+    """Build the public sequence function `mode` (torch's `_VF.<mode>` signature) with `doc`."""
+
     def fn(
         input: Any,
         hx: Any,
@@ -235,19 +172,60 @@ def _sequence_fn(mode: str, doc: str) -> Callable:
         *,
         key: jax.Array | None = None,
     ) -> tuple[jax.Array, Any]:
-        return _run(
-            mode,
-            input,
-            hx,
-            params,
-            has_biases,
-            num_layers,
-            dropout,
-            train,
-            bidirectional,
-            batch_first,
-            key,
-        )
+        x = jnp.asarray(input)
+        if x.ndim != 3:
+            raise ValueError(
+                f"{mode}: `input` must be 3-D ((L, N, H_in), or (N, L, H_in) with batch_first), "
+                f"got shape {tuple(x.shape)}"
+            )
+        directions = 2 if bidirectional else 1
+        params = [jnp.asarray(p) for p in params]
+        per_group = 2 + 2 * bool(has_biases)
+        groups = num_layers * directions
+        has_proj = mode == "lstm" and len(params) == groups * (per_group + 1)
+        if has_proj:
+            per_group += 1
+        if len(params) != groups * per_group:
+            raise ValueError(
+                f"{mode}: `params` has {len(params)} arrays, expected {groups * per_group} "
+                f"(num_layers={num_layers} x {directions} direction(s) x {per_group})"
+            )
+        if mode == "lstm":
+            h0, c0 = (jnp.asarray(v) for v in hx)
+        else:
+            h0, c0 = jnp.asarray(hx), None
+        if batch_first:
+            x = jnp.swapaxes(x, 0, 1)  # (L, N, H_in)
+        drop = dropout > 0 and train and num_layers > 1
+        if drop:
+            if key is None:
+                raise ValueError(f"{mode}: `key` is required when train=True and dropout > 0")
+            drop_keys = list(jax.random.split(key, num_layers - 1))
+        h_n, c_n = [], []
+        for layer in range(num_layers):
+            outputs = []
+            for direction in range(directions):
+                idx = layer * directions + direction
+                w = params[idx * per_group : (idx + 1) * per_group]
+                b_ih, b_hh = (w[2], w[3]) if has_biases else (None, None)
+                step = _layer_step(mode, w[1], b_hh, w[-1] if has_proj else None)
+                state = (h0[idx], c0[idx]) if mode == "lstm" else h0[idx]
+                gi = _in_proj(x, w[0], b_ih)  # (L, N, gates·H): one matmul for the whole sequence
+                ys, final = _scan_layer(state, gi, step, reverse=direction == 1)
+                outputs.append(ys)
+                if mode == "lstm":
+                    h_n.append(final[0])
+                    c_n.append(final[1])
+                else:
+                    h_n.append(final)
+            x = outputs[0] if directions == 1 else jnp.concatenate(outputs, axis=-1)
+            if drop and layer < num_layers - 1:
+                x = _dropout(x, dropout, True, key=drop_keys[layer])
+        if batch_first:
+            x = jnp.swapaxes(x, 0, 1)
+        if mode == "lstm":
+            return x, (jnp.stack(h_n), jnp.stack(c_n))
+        return x, jnp.stack(h_n)
 
     fn.__name__ = fn.__qualname__ = mode
     fn.__doc__ = (
