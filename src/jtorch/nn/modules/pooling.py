@@ -151,8 +151,8 @@ class AvgPool3d(_AvgPoolNd):
     _fn = staticmethod(F.avg_pool3d)
 
 
-class _AdaptiveAvgPoolNd(Module):
-    """Mean over torch's adaptive bins to a fixed `output_size` (None keeps an axis)."""
+class _AdaptivePoolNd(Module):
+    """Stores the target `output_size` of an adaptive pool (None keeps an axis)."""
 
     _fn: Any = None
 
@@ -160,11 +160,15 @@ class _AdaptiveAvgPoolNd(Module):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, input: Any) -> jax.Array:
-        return type(self)._fn(input, self.output_size)
-
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
+    """Mean over torch's adaptive bins to a fixed `output_size` (None keeps an axis)."""
+
+    def forward(self, input: Any) -> jax.Array:
+        return type(self)._fn(input, self.output_size)
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
@@ -185,21 +189,15 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     _fn = staticmethod(F.adaptive_avg_pool3d)
 
 
-class _AdaptiveMaxPoolNd(Module):
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     """Max over torch's adaptive bins to a fixed `output_size`; optionally also the indices."""
 
-    _fn: Any = None
-
     def __init__(self, output_size: Any, return_indices: bool = False):
-        super().__init__()
-        self.output_size = output_size
+        super().__init__(output_size)
         self.return_indices = return_indices
 
     def forward(self, input: Any) -> Any:
         return type(self)._fn(input, self.output_size, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):

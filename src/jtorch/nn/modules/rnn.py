@@ -23,6 +23,11 @@ _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 _SEQUENCE_FNS = {"LSTM": F.lstm, "GRU": F.gru, "RNN_TANH": F.rnn_tanh, "RNN_RELU": F.rnn_relu}
 
 
+def _check_nonlinearity(nonlinearity: str) -> None:
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+
+
 def _uniform_init(
     rngs: nnx.Rngs | None, shapes: list[tuple[int, ...]], hidden: int, dtype: Any
 ) -> list[Parameter]:
@@ -114,7 +119,7 @@ class RNNBase(Module):
         self.bidirectional = bidirectional
         self.proj_size = proj_size
         dtype = jnp.float32 if dtype is None else dtype
-        directions = 2 if bidirectional else 1
+        directions = self._directions
         gate_size = _GATES[mode] * hidden_size
         real_hidden = proj_size if proj_size > 0 else hidden_size
         names: list[str] = []
@@ -144,13 +149,17 @@ class RNNBase(Module):
             self.to(device)
 
     @property
+    def _directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
     def _flat_weights(self) -> list[Parameter]:
         return [getattr(self, name) for name in self._flat_weights_names]
 
     @property
     def all_weights(self) -> list[list[Parameter]]:
         """The parameters grouped per layer and direction, in torch's order."""
-        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
+        per = len(self._flat_weights_names) // (self.num_layers * self._directions)
         flat = self._flat_weights
         return [flat[i : i + per] for i in range(0, len(flat), per)]
 
@@ -158,7 +167,7 @@ class RNNBase(Module):
         """No-op kept for torch code (cuDNN weight packing has no JAX counterpart)."""
 
     def _state_shapes(self, batch: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        rows = self.num_layers * (2 if self.bidirectional else 1)
+        rows = self.num_layers * self._directions
         out = self.proj_size if self.proj_size > 0 else self.hidden_size
         return (rows, batch, out), (rows, batch, self.hidden_size)
 
@@ -263,10 +272,7 @@ class RNN(RNNBase):
         *,
         rngs: nnx.Rngs | None = None,
     ):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(
-                f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
-            )
+        _check_nonlinearity(nonlinearity)
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(
             mode,
@@ -449,10 +455,7 @@ class RNNCell(RNNCellBase):
         *,
         rngs: nnx.Rngs | None = None,
     ):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(
-                f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
-            )
+        _check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, bias, 1, device, dtype, rngs=rngs)
         self.nonlinearity = nonlinearity
 

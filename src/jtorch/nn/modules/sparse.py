@@ -63,6 +63,24 @@ def _from_2d(embeddings: Any) -> jax.Array:
     return weight
 
 
+def _lookup_weight(module: Module) -> Any:
+    """The weight for the functional lookup: the Parameter itself when `max_norm` renormalises
+    rows in place, else its array."""
+    return module.weight if module.max_norm is not None else module.weight.value
+
+
+def _norm_repr(module: Module) -> str:
+    """The max_norm / norm_type / scale_grad_by_freq part of extra_repr, non-defaults only."""
+    s = ""
+    if module.max_norm is not None:
+        s += f", max_norm={module.max_norm}"
+    if module.norm_type != 2:
+        s += f", norm_type={module.norm_type}"
+    if module.scale_grad_by_freq is not False:
+        s += f", scale_grad_by_freq={module.scale_grad_by_freq}"
+    return s
+
+
 class Embedding(Module):
     """A lookup table: `weight[input]` with weight (num_embeddings, embedding_dim) ~ N(0, 1).
 
@@ -101,10 +119,9 @@ class Embedding(Module):
             self.to(device)
 
     def forward(self, input: Any) -> jax.Array:
-        weight = self.weight if self.max_norm is not None else self.weight.value
         return F.embedding(
             input,
-            weight,
+            _lookup_weight(self),
             self.padding_idx,
             self.max_norm,
             self.norm_type,
@@ -116,12 +133,7 @@ class Embedding(Module):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
-        if self.max_norm is not None:
-            s += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            s += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq is not False:
-            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        s += _norm_repr(self)
         if self.sparse is not False:
             s += ", sparse=True"
         return s
@@ -194,10 +206,9 @@ class EmbeddingBag(Module):
             self.to(device)
 
     def forward(self, input: Any, offsets: Any = None, per_sample_weights: Any = None) -> jax.Array:
-        weight = self.weight if self.max_norm is not None else self.weight.value
         return F.embedding_bag(
             input,
-            weight,
+            _lookup_weight(self),
             offsets,
             self.max_norm,
             self.norm_type,
@@ -210,13 +221,7 @@ class EmbeddingBag(Module):
         )
 
     def extra_repr(self) -> str:
-        s = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.max_norm is not None:
-            s += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            s += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq is not False:
-            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}" + _norm_repr(self)
         s += f", mode={self.mode!r}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
