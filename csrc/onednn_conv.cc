@@ -254,8 +254,9 @@ struct BwdWeights {
   }
 };
 
-template <typename T>
-std::shared_ptr<T> cached(const Problem& p, const char* kind) {
+// The primitives of type T for problem `p` (a Problem or a PoolProblem), built on first use.
+template <typename T, typename P>
+std::shared_ptr<T> cached(const P& p, const char* kind) {
   static std::mutex mu;
   static std::unordered_map<std::string, std::shared_ptr<T>> cache;
   std::string k = p.key(kind);
@@ -360,6 +361,34 @@ void tuned(const Problem& p, const char* kind, Exec&& exec) {
   exec(q);
 }
 
+// Backward-data on `c`, scratch slots 0 to 2; returns the diff_dst the primitive read (the
+// caller's buffer or its reordered copy), which backward-weights may share.
+memory run_bwd_data(dnnl::stream& s, const BwdData& c, void* dy, void* w, void* dx) {
+  memory ddst = c.diff_dst.input(s, dy, 0);
+  memory wei = c.wei.input(s, w, 1);
+  memory dsrc = c.diff_src.output(dx, 2);
+  c.prim.execute(s, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
+                     {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_SCRATCHPAD, scratchpad(c.pad)}});
+  c.diff_src.finish(s, dsrc, dx);
+  return ddst;
+}
+
+// Backward-weights on `c` (built for `p`; + bias gradient when `p` has a bias), given diff_dst
+// already in the primitive's layout; scratch slots `slot` and `slot` + 1.
+void run_bwd_weights(dnnl::stream& s, const BwdWeights& c, const Problem& p, const memory& ddst,
+                     void* x, void* dw, void* db, int slot) {
+  memory src = c.src.input(s, x, slot);
+  memory dwei = c.diff_wei.output(dw, slot + 1);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
+                                       {DNNL_ARG_DIFF_DST, ddst},
+                                       {DNNL_ARG_DIFF_WEIGHTS, dwei},
+                                       {DNNL_ARG_SCRATCHPAD, scratchpad(c.pad)}};
+  if (!p.bias.empty())
+    args.emplace(DNNL_ARG_DIFF_BIAS, memory(plain_md(p.bias), cpu_engine(), db));
+  c.prim.execute(s, args);
+  c.diff_wei.finish(s, dwei, dw);
+}
+
 ffi::Error ConvFwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
                        ffi::Buffer<ffi::F32> b, ffi::ResultBuffer<ffi::F32> y,
                        ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
@@ -396,14 +425,9 @@ ffi::Error ConvBwdDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
                              to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
                              false, false);
     tuned(p, "bwd_data", [&](const Problem& p) {
-      auto c = cached<BwdData>(p, "bwd_data");
       dnnl::stream s(cpu_engine());
-      memory ddst = c->diff_dst.input(s, dy.untyped_data(), 0);
-      memory wei = c->wei.input(s, w.untyped_data(), 1);
-      memory dsrc = c->diff_src.output(dx->untyped_data(), 2);
-      c->prim.execute(s, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
-                          {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_SCRATCHPAD, scratchpad(c->pad)}});
-      c->diff_src.finish(s, dsrc, dx->untyped_data());
+      run_bwd_data(s, *cached<BwdData>(p, "bwd_data"), dy.untyped_data(), w.untyped_data(),
+                   dx->untyped_data());
       s.wait();
     });
   });
@@ -421,17 +445,8 @@ ffi::Error ConvBwdWeightsImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
     tuned(p, "bwd_weights", [&](const Problem& p) {
       auto c = cached<BwdWeights>(p, "bwd_weights");
       dnnl::stream s(cpu_engine());
-      memory src = c->src.input(s, x.untyped_data(), 0);
-      memory ddst = c->diff_dst.input(s, dy.untyped_data(), 1);
-      memory dwei = c->diff_wei.output(dw->untyped_data(), 2);
-      std::unordered_map<int, memory> args{
-          {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwei},
-          {DNNL_ARG_SCRATCHPAD, scratchpad(c->pad)}};
-      if (!p.bias.empty())
-        args.emplace(DNNL_ARG_DIFF_BIAS,
-                     memory(plain_md(p.bias), cpu_engine(), db->untyped_data()));
-      c->prim.execute(s, args);
-      c->diff_wei.finish(s, dwei, dw->untyped_data());
+      memory ddst = c->diff_dst.input(s, dy.untyped_data(), 0);
+      run_bwd_weights(s, *c, p, ddst, x.untyped_data(), dw->untyped_data(), db->untyped_data(), 1);
       s.wait();
     });
   });
@@ -454,27 +469,13 @@ ffi::Error ConvBwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::Bu
       q.bias.clear();
       auto bd = cached<BwdData>(q, "bwd_data");
       auto bw = cached<BwdWeights>(p, "bwd_weights");
-      auto& eng = cpu_engine();
-      dnnl::stream s(eng);
-      memory ddst = bd->diff_dst.input(s, dy.untyped_data(), 0);
-      memory wei = bd->wei.input(s, w.untyped_data(), 1);
-      memory dsrc = bd->diff_src.output(dx->untyped_data(), 2);
-      bd->prim.execute(s, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei},
-                           {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_SCRATCHPAD, scratchpad(bd->pad)}});
-      bd->diff_src.finish(s, dsrc, dx->untyped_data());
+      dnnl::stream s(cpu_engine());
+      memory ddst = run_bwd_data(s, *bd, dy.untyped_data(), w.untyped_data(), dx->untyped_data());
       memory ddst_w = bw->diff_dst.prim == bd->diff_dst.prim
                           ? ddst
                           : bw->diff_dst.input(s, dy.untyped_data(), 3);
-      memory src = bw->src.input(s, x.untyped_data(), 4);
-      memory dwei = bw->diff_wei.output(dw->untyped_data(), 5);
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
-                                           {DNNL_ARG_DIFF_DST, ddst_w},
-                                           {DNNL_ARG_DIFF_WEIGHTS, dwei},
-                                           {DNNL_ARG_SCRATCHPAD, scratchpad(bw->pad)}};
-      if (!p.bias.empty())
-        args.emplace(DNNL_ARG_DIFF_BIAS, memory(plain_md(p.bias), eng, db->untyped_data()));
-      bw->prim.execute(s, args);
-      bw->diff_wei.finish(s, dwei, dw->untyped_data());
+      run_bwd_weights(s, *bw, p, ddst_w, x.untyped_data(), dw->untyped_data(), db->untyped_data(),
+                      4);
       s.wait();
     });
   });
@@ -534,21 +535,6 @@ struct PoolBwd {
   }
 };
 
-template <typename T>
-std::shared_ptr<T> cached_pool(const PoolProblem& p, const char* kind) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::shared_ptr<T>> cache;
-  std::string k = p.key(kind);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(k);
-    if (it != cache.end()) return it->second;
-  }
-  auto made = std::make_shared<T>(p);
-  std::lock_guard<std::mutex> lock(mu);
-  return cache.emplace(k, made).first->second;
-}
-
 PoolProblem make_pool(const dims& src, const dims& dst, ffi::Span<const int64_t> kernel,
                       ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
                       ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r) {
@@ -569,9 +555,9 @@ ffi::Error MaxPoolFwdImpl(ffi::Buffer<ffi::F32> x, ffi::ResultBuffer<ffi::F32> y
     bool training = ws->element_count() > 0;
     std::shared_ptr<PoolFwd> c;
     if (training)
-      c = cached_pool<PoolFwdTrain>(p, "pool_fwd_train");
+      c = cached<PoolFwdTrain>(p, "pool_fwd_train");
     else
-      c = cached_pool<PoolFwdInfer>(p, "pool_fwd_infer");
+      c = cached<PoolFwdInfer>(p, "pool_fwd_infer");
     auto& eng = cpu_engine();
     dnnl::stream s(eng);
     std::unordered_map<int, memory> args{
@@ -595,7 +581,7 @@ ffi::Error MaxPoolBwdImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::U8> ws,
   return guarded([&] {
     PoolProblem p = make_pool(to_dims(dx->dimensions()), to_dims(dy.dimensions()), kernel,
                               stride, dilation, pad_l, pad_r);
-    auto c = cached_pool<PoolBwd>(p, "pool_bwd");
+    auto c = cached<PoolBwd>(p, "pool_bwd");
     auto& eng = cpu_engine();
     dnnl::stream s(eng);
     c->prim.execute(s, {{DNNL_ARG_DIFF_DST, memory(plain_md(p.dst), eng, dy.untyped_data())},
