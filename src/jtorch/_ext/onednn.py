@@ -205,18 +205,19 @@ def _bwd_call(x, w, dy, cfg: _Cfg):
     )(x, w, dy, **cfg.attrs(), has_bias=np.int64(cfg.has_bias))
 
 
-def _out_spatial(x, w, cfg: _Cfg) -> tuple[int, ...]:
+def _out_spatial(spatial, kernel, cfg: _Cfg | _PoolCfg) -> tuple[int, ...]:
+    """Output size per spatial axis of a window of `kernel` with cfg's stride, dilation, pads."""
     return tuple(
         (size + lo + hi - d * (k - 1) - 1) // s + 1
         for size, k, s, d, lo, hi in zip(
-            x.shape[2:], w.shape[2:], cfg.stride, cfg.dilation, cfg.pad_l, cfg.pad_r
+            spatial, kernel, cfg.stride, cfg.dilation, cfg.pad_l, cfg.pad_r
         )
     )
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _conv(x, w, b, cfg: _Cfg):
-    return _fwd_call(x, w, b, cfg, _out_spatial(x, w, cfg))
+    return _fwd_call(x, w, b, cfg, _out_spatial(x.shape[2:], w.shape[2:], cfg))
 
 
 def _conv_fwd(x, w, b, cfg: _Cfg):
@@ -350,13 +351,7 @@ class _PoolCfg(NamedTuple):
 
 
 def _pool_fwd_call(x, cfg: _PoolCfg, training: bool):
-    out = tuple(
-        (size + lo + hi - d * (k - 1) - 1) // s + 1
-        for size, k, s, d, lo, hi in zip(
-            x.shape[2:], cfg.kernel, cfg.stride, cfg.dilation, cfg.pad_l, cfg.pad_r
-        )
-    )
-    y_shape = x.shape[:2] + out
+    y_shape = x.shape[:2] + _out_spatial(x.shape[2:], cfg.kernel, cfg)
     ws_bytes = 4 * int(np.prod(y_shape)) if training else 0  # argmax per output, <= int32
     return jax.ffi.ffi_call(
         "jtorch_onednn_max_pool_fwd",
@@ -431,7 +426,7 @@ def _dimension_numbers(n: int) -> lax.ConvDimensionNumbers:
 
 
 def _xla_conv(x, w, b, stride, padding, dilation, groups, relu=False):
-    """The XLA reference for `conv_nd` (same arguments)."""
+    """`conv_nd` on XLA (same arguments): its reference, and F.conv* when oneDNN is not used."""
     n = x.ndim - 2
     y = lax.conv_general_dilated(
         x,
@@ -448,10 +443,13 @@ def _xla_conv(x, w, b, stride, padding, dilation, groups, relu=False):
 
 
 def _xla_conv_transpose(x, w, b, stride, padding, output_padding, dilation, groups):
-    """The XLA reference for `conv_transpose_nd` (same arguments)."""
+    """`conv_transpose_nd` on XLA (same arguments): its reference, and F.conv_transpose* when
+    oneDNN is not used. A forward conv of the stride-dilated input with the rearranged weight.
+    """
     n = x.ndim - 2
     kernel = w.shape[2:]
     cin, cout_g = w.shape[0], w.shape[1]
+    # (in, out/g, k...) -> (out, in/g, k...), kernel flipped: the transpose of a forward conv
     w = w.reshape((groups, cin // groups, cout_g) + kernel)
     w = jnp.swapaxes(w, 1, 2).reshape((groups * cout_g, cin // groups) + kernel)
     w = jnp.flip(w, axis=tuple(range(2, n + 2)))

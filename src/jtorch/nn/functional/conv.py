@@ -1,7 +1,8 @@
 """Convolutions in torch layouts (NCL/NCHW/NCDHW inputs, OI... weights).
 
-Each function lowers to one `lax.conv_general_dilated`, with dimension numbers that keep torch's
-layouts, so no transposes are added around the convolution.
+Each function checks and normalises torch's arguments here, then runs on oneDNN custom calls on
+the CPU (`jtorch._ext`) or else on one `lax.conv_general_dilated` with dimension numbers that keep
+torch's layouts (the XLA reference in `jtorch._ext.onednn`), so no transposes are added.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from jtorch import _ext
+from jtorch._ext.onednn import _xla_conv, _xla_conv_transpose
 from jtorch.nn.functional._utils import _ntuple
 
 __all__ = [
@@ -24,15 +25,7 @@ __all__ = [
     "conv_transpose3d",
 ]
 
-_SPATIAL = {1: "H", 2: "HW", 3: "DHW"}
 _LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
-
-
-def _dimension_numbers(n: int) -> lax.ConvDimensionNumbers:
-    sp = _SPATIAL[n]
-    return lax.conv_dimension_numbers(
-        (1,) * (n + 2), (1,) * (n + 2), ("NC" + sp, "OI" + sp, "NC" + sp)
-    )
 
 
 def _batched(fn: str, x: jax.Array, n: int) -> tuple[jax.Array, bool]:
@@ -45,6 +38,28 @@ def _batched(fn: str, x: jax.Array, n: int) -> tuple[jax.Array, bool]:
             f"({n + 1}-D), got shape {tuple(x.shape)}"
         )
     return x, False
+
+
+def _operands(
+    fn: str, n: int, input: Any, weight: Any, groups: int, lead: str, per_group: str
+) -> tuple[jax.Array, bool, jax.Array]:
+    """Batched input, whether it was unbatched, and the weight, checked for rank and groups.
+
+    The weight is (lead, per_group/groups, *kernel): (out_channels, in_channels/groups, ...)
+    for a convolution, (in_channels, out_channels/groups, ...) for a transposed one.
+    """
+    x, unbatched = _batched(fn, jnp.asarray(input), n)
+    w = jnp.asarray(weight)
+    if w.ndim != n + 2:
+        raise ValueError(
+            f"{fn}: `weight` must have shape ({lead}, {per_group}/groups, *kernel) "
+            f"({n + 2}-D), got shape {tuple(w.shape)}"
+        )
+    if groups <= 0 or w.shape[0] % groups:
+        raise ValueError(
+            f"{fn}: `groups`={groups} must be a positive divisor of {lead}={w.shape[0]}"
+        )
+    return x, unbatched, w
 
 
 def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -67,17 +82,7 @@ def _conv(
     dilation: Any,
     groups: int,
 ) -> jax.Array:
-    x, unbatched = _batched(fn, jnp.asarray(input), n)
-    w = jnp.asarray(weight)
-    if w.ndim != n + 2:
-        raise ValueError(
-            f"{fn}: `weight` must have shape (out_channels, in_channels/groups, *kernel) "
-            f"({n + 2}-D), got shape {tuple(w.shape)}"
-        )
-    if groups <= 0 or w.shape[0] % groups:
-        raise ValueError(
-            f"{fn}: `groups`={groups} must be a positive divisor of out_channels={w.shape[0]}"
-        )
+    x, unbatched, w = _operands(fn, n, input, weight, groups, "out_channels", "in_channels")
     if x.shape[1] != w.shape[1] * groups:
         raise ValueError(
             f"{fn}: `input` has {x.shape[1]} channels (shape {tuple(x.shape)}), expected "
@@ -108,20 +113,8 @@ def _conv(
                 f"{fn}: kernel size {kernel} (dilation {dilation}) is larger than the padded "
                 f"input of shape {tuple(x.shape)} with padding {pads}"
             )
-    if _ext.use_onednn():  # CPU: oneDNN custom calls (jtorch._ext); otherwise XLA below
-        y = _ext.conv_nd(x, w.astype(x.dtype), bias, stride, pads, dilation, groups)
-        return y[0] if unbatched else y
-    y = lax.conv_general_dilated(
-        x,
-        w.astype(x.dtype),
-        window_strides=stride,
-        padding=pads,
-        rhs_dilation=dilation,
-        dimension_numbers=_dimension_numbers(n),
-        feature_group_count=groups,
-    )
-    if bias is not None:
-        y = y + jnp.asarray(bias).astype(y.dtype).reshape((1, -1) + (1,) * n)
+    conv = _ext.conv_nd if _ext.use_onednn() else _xla_conv  # CPU: oneDNN custom calls
+    y = conv(x, w.astype(x.dtype), bias, stride, pads, dilation, groups)
     return y[0] if unbatched else y
 
 
@@ -162,17 +155,7 @@ def _conv_transpose(
     groups: int,
     dilation: Any,
 ) -> jax.Array:
-    x, unbatched = _batched(fn, jnp.asarray(input), n)
-    w = jnp.asarray(weight)
-    if w.ndim != n + 2:
-        raise ValueError(
-            f"{fn}: `weight` must have shape (in_channels, out_channels/groups, *kernel) "
-            f"({n + 2}-D), got shape {tuple(w.shape)}"
-        )
-    if groups <= 0 or w.shape[0] % groups:
-        raise ValueError(
-            f"{fn}: `groups`={groups} must be a positive divisor of in_channels={w.shape[0]}"
-        )
+    x, unbatched, w = _operands(fn, n, input, weight, groups, "in_channels", "out_channels")
     if x.shape[1] != w.shape[0]:
         raise ValueError(
             f"{fn}: `input` has {x.shape[1]} channels (shape {tuple(x.shape)}), expected "
@@ -188,33 +171,9 @@ def _conv_transpose(
                 f"{fn}: `output_padding`={output_padding} must be smaller than either stride "
                 f"{stride} or dilation {dilation}"
             )
-    if _ext.use_onednn():  # CPU: oneDNN's backward-data primitive (jtorch._ext), else XLA
-        y = _ext.conv_transpose_nd(
-            x, w.astype(x.dtype), bias, stride, padding, output_padding, dilation, groups
-        )
-        return y[0] if unbatched else y
-    kernel = w.shape[2:]
-    cin, cout_g = w.shape[0], w.shape[1]
-    # (in, out/g, k...) -> (out, in/g, k...), kernel flipped: the transpose of a forward conv
-    w = w.reshape((groups, cin // groups, cout_g) + kernel)
-    w = jnp.swapaxes(w, 1, 2).reshape((groups * cout_g, cin // groups) + kernel)
-    w = jnp.flip(w, axis=tuple(range(2, n + 2)))
-    pads = [
-        (d * (k - 1) - p, d * (k - 1) - p + op)
-        for k, d, p, op in zip(kernel, dilation, padding, output_padding)
-    ]
-    y = lax.conv_general_dilated(
-        x,
-        w.astype(x.dtype),
-        window_strides=(1,) * n,
-        padding=pads,
-        lhs_dilation=stride,
-        rhs_dilation=dilation,
-        dimension_numbers=_dimension_numbers(n),
-        feature_group_count=groups,
-    )
-    if bias is not None:
-        y = y + jnp.asarray(bias).astype(y.dtype).reshape((1, -1) + (1,) * n)
+    # CPU: oneDNN's backward-data primitive (jtorch._ext); otherwise XLA
+    conv_t = _ext.conv_transpose_nd if _ext.use_onednn() else _xla_conv_transpose
+    y = conv_t(x, w.astype(x.dtype), bias, stride, padding, output_padding, dilation, groups)
     return y[0] if unbatched else y
 
 

@@ -34,7 +34,8 @@ class _ConvNd(Module):
     default init: kaiming_uniform(a=√5) for the weight, U(±1/√fan_in) for the bias.
     """
 
-    _n: int = 0
+    _n: int = 0  # spatial axes
+    _fn: Any = None  # the functional op (F.conv2d, F.conv_transpose2d, ...)
 
     def __init__(
         self,
@@ -162,8 +163,6 @@ class _ConvNd(Module):
 class _Conv(_ConvNd):
     """Conv1d/2d/3d: padding_mode other than 'zeros' pads with F.pad, then a 'valid' conv."""
 
-    _fn: Any = None
-
     def __init__(
         self,
         in_channels: int,
@@ -190,8 +189,7 @@ class _Conv(_ConvNd):
         self._check_input(x)
         fn = type(self)._fn
         if self.padding_mode != "zeros":
-            mode = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}
-            x = F.pad(x, self._reversed_padding_repeated_twice, mode=mode[self.padding_mode])
+            x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return fn(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
@@ -222,8 +220,6 @@ class Conv3d(_Conv):
 
 class _ConvTransposeNd(_ConvNd):
     """ConvTranspose1d/2d/3d: weight (C_in, C_out/groups, *kernel); only padding_mode='zeros'."""
-
-    _fn: Any = None
 
     def __init__(
         self,
