@@ -6,6 +6,7 @@ Every function takes torch's positional arguments in torch's order, including th
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -79,6 +80,16 @@ def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
     return loss
 
 
+def _weighted_reduce(loss: jax.Array, w: jax.Array | None, reduction: str) -> jax.Array:
+    """`_reduce` of w·loss, where 'mean' is the weighted mean Σ w·loss / Σ w."""
+    if w is None:
+        return _reduce(loss, reduction)
+    loss = loss * w
+    if reduction == "mean":
+        return jnp.sum(loss) / jnp.sum(w)
+    return _reduce(loss, reduction)
+
+
 def _check_same_shape(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
     if a.shape != b.shape:
         raise ValueError(
@@ -93,6 +104,14 @@ def _float(x: Any, like: jax.Array | None = None) -> jax.Array:
     if like is not None:
         return x.astype(like.dtype)
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
+def _input_and_target(input: Any, target: Any) -> tuple[jax.Array, jax.Array]:
+    """Floating `input` and `target` cast to its dtype, checked to have the same shape."""
+    x = _float(input)
+    y = _float(target, like=x)
+    _check_same_shape("input", x, "target", y)
+    return x, y
 
 
 def _optional(x: Any) -> jax.Array | None:
@@ -141,7 +160,26 @@ def _check_broadcastable(name: str, value: jax.Array, x: jax.Array) -> None:
         )
 
 
+def _times_weight(loss: jax.Array, weight: Any, x: jax.Array) -> jax.Array:
+    """loss·weight, `weight` broadcasting to input `x`'s shape; loss itself when weight is None."""
+    if weight is None:
+        return loss
+    w = jnp.asarray(weight)
+    _check_broadcastable("weight", w, x)
+    return loss * w
+
+
 # ---------------------------------------------------------------------- regression losses
+
+
+def _regression_args(
+    input: Any, target: Any, weight: Any
+) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    """Floating `input` and `target` of the same shape, and an optional `weight` of that shape."""
+    x, y, w = _float(input), _float(target), _optional(weight)
+    _check_same_shape("input", x, "target", y)
+    _check_elementwise_weight(w, x)
+    return x, y, w
 
 
 def l1_loss(
@@ -157,9 +195,7 @@ def l1_loss(
     With `weight` (same shape as input), 'mean' is Σ w·|x − y| / Σ w as in torch.
     """
     reduction = _reduction(size_average, reduce, reduction)
-    x, y, w = _float(input), _float(target), _optional(weight)
-    _check_same_shape("input", x, "target", y)
-    _check_elementwise_weight(w, x)
+    x, y, w = _regression_args(input, target, weight)
     return _weighted_reduce(jnp.abs(x - y), w, reduction)
 
 
@@ -176,19 +212,8 @@ def mse_loss(
     With `weight` (same shape as input), 'mean' is Σ w·(x − y)² / Σ w as in torch.
     """
     reduction = _reduction(size_average, reduce, reduction)
-    x, y, w = _float(input), _float(target), _optional(weight)
-    _check_same_shape("input", x, "target", y)
-    _check_elementwise_weight(w, x)
+    x, y, w = _regression_args(input, target, weight)
     return _weighted_reduce(optax.losses.squared_error(x, y), w, reduction)
-
-
-def _weighted_reduce(loss: jax.Array, w: jax.Array | None, reduction: str) -> jax.Array:
-    if w is None:
-        return _reduce(loss, reduction)
-    loss = loss * w
-    if reduction == "mean":
-        return jnp.sum(loss) / jnp.sum(w)
-    return _reduce(loss, reduction)
 
 
 def smooth_l1_loss(
@@ -226,9 +251,7 @@ def huber_loss(
     _check_reduction(reduction)
     if delta <= 0:
         raise ValueError(f"`delta` must be > 0 for huber_loss, got {delta}")
-    x, y, w = _float(input), _float(target), _optional(weight)
-    _check_same_shape("input", x, "target", y)
-    _check_elementwise_weight(w, x)
+    x, y, w = _regression_args(input, target, weight)
     loss = optax.losses.huber_loss(x, y, delta=delta)
     return _reduce(loss if w is None else loss * w, reduction)
 
@@ -350,14 +373,10 @@ def kl_div(
 # ---------------------------------------------------------------------- classification losses
 
 
-def _index_target_shape(x: jax.Array) -> tuple[int, ...]:
-    return () if x.ndim == 1 else (x.shape[0], *x.shape[2:])
-
-
 def _check_index_target(x: jax.Array, t: jax.Array, what: str) -> None:
     if x.ndim < 1:
         raise ValueError(f"`input` must have at least 1 dimension (C,), got shape {x.shape}")
-    expected = _index_target_shape(x)
+    expected = () if x.ndim == 1 else (x.shape[0], *x.shape[2:])  # input without C
     if t.shape != expected:
         raise ValueError(
             f"`target` shape {tuple(t.shape)} does not match `input` shape {tuple(x.shape)}: "
@@ -378,10 +397,7 @@ def _nll(
     picked = jnp.squeeze(picked, class_dim)  # (N, d1, ...)
     wt = jnp.ones_like(picked) if w is None else w.astype(logp.dtype)[safe_t]
     wt = jnp.where(ignored, 0.0, wt)
-    loss = -picked * wt
-    if reduction == "mean":
-        return jnp.sum(loss) / jnp.sum(wt)
-    return _reduce(loss, reduction)
+    return _weighted_reduce(-picked, wt, reduction)
 
 
 def nll_loss(
@@ -507,15 +523,8 @@ def binary_cross_entropy(
     Differs from torch: inputs outside [0, 1] give NaN instead of raising.
     """
     reduction = _reduction(size_average, reduce, reduction)
-    x = _float(input)
-    y = _float(target, like=x)
-    _check_same_shape("input", x, "target", y)
-    loss = _bce(x, y)
-    if weight is not None:
-        w = jnp.asarray(weight)
-        _check_broadcastable("weight", w, x)
-        loss = loss * w
-    return _reduce(loss, reduction)
+    x, y = _input_and_target(input, target)
+    return _reduce(_times_weight(_bce(x, y), weight, x), reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -535,19 +544,14 @@ def binary_cross_entropy_with_logits(
     `weight` broadcasts to the input; `pos_weight` broadcasts along the last (class) axis.
     """
     reduction = _reduction(size_average, reduce, reduction)
-    x = _float(input)
-    y = _float(target, like=x)
-    _check_same_shape("input", x, "target", y)
+    x, y = _input_and_target(input, target)
     if pos_weight is None:
         loss = optax.losses.sigmoid_binary_cross_entropy(x, y)
     else:
         pw = jnp.asarray(pos_weight)
         _check_broadcastable("pos_weight", pw, x)
         loss = (1 - y) * x + (1 + (pw - 1) * y) * jax.nn.softplus(-x)
-    if weight is not None:
-        w = jnp.asarray(weight)
-        _check_broadcastable("weight", w, x)
-        loss = loss * w
+    loss = _times_weight(loss, weight, x)
     return _reduce(loss, reduction)
 
 
@@ -563,9 +567,7 @@ def soft_margin_loss(
     Differs from torch: computed as softplus(−y·x), which stays finite for large −y·x.
     """
     reduction = _reduction(size_average, reduce, reduction)
-    x = _float(input)
-    y = _float(target, like=x)
-    _check_same_shape("input", x, "target", y)
+    x, y = _input_and_target(input, target)
     return _reduce(jax.nn.softplus(-y * x), reduction)
 
 
@@ -584,14 +586,9 @@ def multilabel_soft_margin_loss(
     Shapes: input and target (N, C) or (C); 'none' gives (N) or ().
     """
     reduction = _reduction(size_average, reduce, reduction)
-    x = _float(input)
-    y = _float(target, like=x)
-    _check_same_shape("input", x, "target", y)
+    x, y = _input_and_target(input, target)
     loss = optax.losses.sigmoid_binary_cross_entropy(x, y)
-    if weight is not None:
-        w = jnp.asarray(weight)
-        _check_broadcastable("weight", w, x)
-        loss = loss * w
+    loss = _times_weight(loss, weight, x)
     loss = jnp.sum(loss, axis=-1) / x.shape[-1]
     return _reduce(loss, reduction)
 
@@ -774,6 +771,25 @@ def _check_triplet(a: jax.Array, p: jax.Array, n: jax.Array) -> None:
         )
 
 
+def _triplet(
+    a: jax.Array,
+    pos: jax.Array,
+    neg: jax.Array,
+    dist: Callable[[jax.Array, jax.Array], jax.Array],
+    margin: float,
+    swap: bool,
+    reduction: str,
+) -> jax.Array:
+    """max(0, margin + d(a, p) − d(a, n)) reduced; with `swap`, d(a, n) becomes
+    min(d(a, n), d(p, n))."""
+    _check_triplet(a, pos, neg)
+    d_pos = dist(a, pos)
+    d_neg = dist(a, neg)
+    if swap:
+        d_neg = jnp.minimum(d_neg, dist(pos, neg))
+    return _reduce(_clamp_min(margin + d_pos - d_neg), reduction)
+
+
 def triplet_margin_loss(
     anchor: Any,
     positive: Any,
@@ -795,12 +811,8 @@ def triplet_margin_loss(
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
     a, pos, neg = _float(anchor), _float(positive), _float(negative)
-    _check_triplet(a, pos, neg)
-    d_pos = _pairwise_distance(a, pos, p, eps)
-    d_neg = _pairwise_distance(a, neg, p, eps)
-    if swap:
-        d_neg = jnp.minimum(d_neg, _pairwise_distance(pos, neg, p, eps))
-    return _reduce(_clamp_min(margin + d_pos - d_neg), reduction)
+    dist = functools.partial(_pairwise_distance, p=p, eps=eps)
+    return _triplet(a, pos, neg, dist, margin, swap, reduction)
 
 
 def triplet_margin_with_distance_loss(
@@ -822,13 +834,8 @@ def triplet_margin_with_distance_loss(
             f"{margin} instead"
         )
     a, pos, neg = jnp.asarray(anchor), jnp.asarray(positive), jnp.asarray(negative)
-    _check_triplet(a, pos, neg)
     dist = distance_function if distance_function is not None else _pairwise_distance
-    d_pos = dist(a, pos)
-    d_neg = dist(a, neg)
-    if swap:
-        d_neg = jnp.minimum(d_neg, dist(pos, neg))
-    return _reduce(_clamp_min(margin + d_pos - d_neg), reduction)
+    return _triplet(a, pos, neg, dist, margin, swap, reduction)
 
 
 # ---------------------------------------------------------------------- CTC
