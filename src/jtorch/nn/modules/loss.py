@@ -308,8 +308,8 @@ class MultiMarginLoss(_WeightedLoss):
         )
 
 
-class MarginRankingLoss(_Loss):
-    """Ranking hinge loss max(0, −y·(x1 − x2) + margin) (torch.nn.MarginRankingLoss)."""
+class _MarginLoss(_Loss):
+    """A loss with a `margin` before the reduction arguments (default 0.0, as most have)."""
 
     def __init__(
         self,
@@ -321,13 +321,17 @@ class MarginRankingLoss(_Loss):
         super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
+
+class MarginRankingLoss(_MarginLoss):
+    """Ranking hinge loss max(0, −y·(x1 − x2) + margin) (torch.nn.MarginRankingLoss)."""
+
     def forward(self, input1: Any, input2: Any, target: Any) -> jax.Array:
         return F.margin_ranking_loss(
             input1, input2, target, margin=self.margin, reduction=self.reduction
         )
 
 
-class HingeEmbeddingLoss(_Loss):
+class HingeEmbeddingLoss(_MarginLoss):
     """Hinge embedding loss (torch.nn.HingeEmbeddingLoss)."""
 
     def __init__(
@@ -337,25 +341,14 @@ class HingeEmbeddingLoss(_Loss):
         reduce: Any = None,
         reduction: str = "mean",
     ):
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
+        super().__init__(margin, size_average, reduce, reduction)
 
     def forward(self, input: Any, target: Any) -> jax.Array:
         return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
 
 
-class CosineEmbeddingLoss(_Loss):
+class CosineEmbeddingLoss(_MarginLoss):
     """Cosine embedding loss (torch.nn.CosineEmbeddingLoss)."""
-
-    def __init__(
-        self,
-        margin: float = 0.0,
-        size_average: Any = None,
-        reduce: Any = None,
-        reduction: str = "mean",
-    ):
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
 
     def forward(self, input1: Any, input2: Any, target: Any) -> jax.Array:
         return F.cosine_embedding_loss(
