@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch.optim._common import _check_nonneg, _descent_grads, _sq_moment, _zeros_like
 from jtorch.optim.optimizer import Optimizer, _lr_at
 
 __all__ = ["adadelta", "Adadelta", "AdadeltaState"]
@@ -23,14 +24,11 @@ class AdadeltaState(NamedTuple):
 
 
 def _check_adadelta_args(lr, rho, eps, weight_decay) -> None:
-    if isinstance(lr, (int, float)) and not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
+    """torch's Adadelta checks, in its order (numbers only; traced values pass)."""
+    _check_nonneg(lr=lr)
     if isinstance(rho, (int, float)) and not 0.0 <= rho <= 1.0:
         raise ValueError(f"Invalid rho value: {rho}")
-    if isinstance(eps, (int, float)) and not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if isinstance(weight_decay, (int, float)) and not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    _check_nonneg(eps=eps, weight_decay=weight_decay)
 
 
 def adadelta(
@@ -54,23 +52,23 @@ def adadelta(
     def init(params: Any) -> AdadeltaState:
         return AdadeltaState(
             step=jnp.zeros([], jnp.int32),
-            square_avg=jax.tree.map(jnp.zeros_like, params),
-            acc_delta=jax.tree.map(jnp.zeros_like, params),
+            square_avg=_zeros_like(params),
+            acc_delta=_zeros_like(params),
         )
 
     def update(grads: Any, state: AdadeltaState, params: Any = None):
         if params is None:
             raise ValueError("adadelta: update() needs `params` (for weight decay)")
         step_lr = _lr_at(lr, state.step)
-        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
-        square_avg = jax.tree.map(lambda v, g: v * rho + (1 - rho) * g * g, state.square_avg, grads)
+        grads = _descent_grads(grads, params, maximize, weight_decay)
+        square_avg = _sq_moment(state.square_avg, grads, rho)
         delta = jax.tree.map(
             lambda a, v, g: jnp.sqrt(a + eps) / jnp.sqrt(v + eps) * g,
             state.acc_delta,
             square_avg,
             grads,
         )
-        acc_delta = jax.tree.map(lambda a, d: a * rho + (1 - rho) * d * d, state.acc_delta, delta)
+        acc_delta = _sq_moment(state.acc_delta, delta, rho)
         updates = jax.tree.map(lambda d: -step_lr * d, delta)
         return updates, AdadeltaState(state.step + 1, square_avg, acc_delta)
 

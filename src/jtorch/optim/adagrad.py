@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch.optim._common import _check_nonneg, _descent_grads
 from jtorch.optim.optimizer import Optimizer, _lr_at
 
 __all__ = ["adagrad", "Adagrad", "AdagradState"]
@@ -21,16 +22,14 @@ class AdagradState(NamedTuple):
 
 
 def _check_adagrad_args(lr, lr_decay, weight_decay, initial_accumulator_value, eps) -> None:
-    checks = (
-        ("learning rate", lr),
-        ("lr_decay value", lr_decay),
-        ("weight_decay value", weight_decay),
-        ("initial_accumulator_value value", initial_accumulator_value),
-        ("epsilon value", eps),
+    """torch's Adagrad checks, in its order (numbers only; traced values pass)."""
+    _check_nonneg(
+        lr=lr,
+        lr_decay=lr_decay,
+        weight_decay=weight_decay,
+        initial_accumulator_value=initial_accumulator_value,
+        eps=eps,
     )
-    for what, value in checks:
-        if isinstance(value, (int, float)) and not 0.0 <= value:
-            raise ValueError(f"Invalid {what}: {value}")
 
 
 def adagrad(
@@ -67,7 +66,7 @@ def adagrad(
             raise ValueError("adagrad: update() needs `params` (for weight decay)")
         step = state.step + 1
         step_lr = _lr_at(lr, state.step)
-        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        grads = _descent_grads(grads, params, maximize, weight_decay)
         clr = step_lr / (1 + (step - 1).astype(jnp.float32) * lr_decay)
         total = jax.tree.map(lambda s, g: s + g * g, state.sum, grads)
         updates = jax.tree.map(lambda g, s: -clr * (g / (jnp.sqrt(s) + eps)), grads, total)

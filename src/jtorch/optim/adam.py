@@ -8,7 +8,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtorch.optim.optimizer import Optimizer, _bias_correction, _lerp, _lr_at
+from jtorch.optim._common import (
+    _check_adam_args,
+    _descent_grads,
+    _lerp_moment,
+    _sq_moment,
+    _zeros_like,
+)
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
 
 __all__ = ["adam", "Adam", "AdamState"]
 
@@ -21,19 +28,6 @@ class AdamState(NamedTuple):
     exp_avg: Any
     exp_avg_sq: Any
     max_exp_avg_sq: Any
-
-
-def _check_adam_args(lr: Any, betas: Any, eps: Any, weight_decay: Any) -> None:
-    """torch's Adam/AdamW/Adamax argument checks (numbers only; traced values pass)."""
-    if isinstance(lr, (int, float)) and not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if isinstance(eps, (int, float)) and not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    for i in (0, 1):
-        if isinstance(betas[i], (int, float)) and not 0.0 <= betas[i] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
-    if isinstance(weight_decay, (int, float)) and not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 def adam(
@@ -61,12 +55,11 @@ def adam(
     beta1, beta2 = betas
 
     def init(params: Any) -> AdamState:
-        zeros = jax.tree.map(jnp.zeros_like, params)
         return AdamState(
             step=jnp.zeros([], jnp.int32),
-            exp_avg=zeros,
-            exp_avg_sq=jax.tree.map(jnp.zeros_like, params),
-            max_exp_avg_sq=jax.tree.map(jnp.zeros_like, params) if amsgrad else None,
+            exp_avg=_zeros_like(params),
+            exp_avg_sq=_zeros_like(params),
+            max_exp_avg_sq=_zeros_like(params) if amsgrad else None,
         )
 
     def update(grads: Any, state: AdamState, params: Any = None):
@@ -74,14 +67,10 @@ def adam(
             raise ValueError("adam: update() needs `params` (for weight decay)")
         step = state.step + 1
         step_lr = _lr_at(lr, state.step)
-        if maximize:
-            grads = jax.tree.map(jnp.negative, grads)
-        if not decoupled_weight_decay:
-            grads = jax.tree.map(lambda g, p: g + weight_decay * p, grads, params)
-        exp_avg = jax.tree.map(lambda m, g: _lerp(m, g, 1 - beta1), state.exp_avg, grads)
-        exp_avg_sq = jax.tree.map(
-            lambda v, g: v * beta2 + (1 - beta2) * g * g, state.exp_avg_sq, grads
-        )
+        l2 = None if decoupled_weight_decay else weight_decay
+        grads = _descent_grads(grads, params, maximize, l2)
+        exp_avg = _lerp_moment(state.exp_avg, grads, beta1)
+        exp_avg_sq = _sq_moment(state.exp_avg_sq, grads, beta2)
         if amsgrad:
             max_sq = jax.tree.map(jnp.maximum, state.max_exp_avg_sq, exp_avg_sq)
             second = max_sq

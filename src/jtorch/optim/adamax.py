@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtorch.optim.adam import _check_adam_args
-from jtorch.optim.optimizer import Optimizer, _bias_correction, _lerp, _lr_at
+from jtorch.optim._common import _check_adam_args, _descent_grads, _lerp_moment, _zeros_like
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
 
 __all__ = ["adamax", "Adamax", "AdamaxState"]
 
@@ -45,8 +45,8 @@ def adamax(
     def init(params: Any) -> AdamaxState:
         return AdamaxState(
             step=jnp.zeros([], jnp.int32),
-            exp_avg=jax.tree.map(jnp.zeros_like, params),
-            exp_inf=jax.tree.map(jnp.zeros_like, params),
+            exp_avg=_zeros_like(params),
+            exp_inf=_zeros_like(params),
         )
 
     def update(grads: Any, state: AdamaxState, params: Any = None):
@@ -54,8 +54,8 @@ def adamax(
             raise ValueError("adamax: update() needs `params` (for weight decay)")
         step = state.step + 1
         step_lr = _lr_at(lr, state.step)
-        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
-        exp_avg = jax.tree.map(lambda m, g: _lerp(m, g, 1 - beta1), state.exp_avg, grads)
+        grads = _descent_grads(grads, params, maximize, weight_decay)
+        exp_avg = _lerp_moment(state.exp_avg, grads, beta1)
         exp_inf = jax.tree.map(
             lambda u, g: jnp.maximum(u * beta2, jnp.abs(g) + eps), state.exp_inf, grads
         )

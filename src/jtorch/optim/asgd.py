@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch.optim._common import _check_nonneg, _descent_grads, _zeros_like
 from jtorch.optim.optimizer import Optimizer, _lr_at
 
 __all__ = ["asgd", "ASGD", "ASGDState"]
@@ -21,13 +22,6 @@ class ASGDState(NamedTuple):
     eta: jax.Array
     mu: jax.Array
     ax: Any
-
-
-def _check_asgd_args(lr, weight_decay) -> None:
-    if isinstance(lr, (int, float)) and not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if isinstance(weight_decay, (int, float)) and not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 def asgd(
@@ -47,14 +41,14 @@ def asgd(
     then η = lr/(1 + λ·lr·t)^α and μ = 1/max(1, t − t0). η starts at lr (the first step's lr).
     `foreach`, `differentiable`, `capturable` are accepted and ignored.
     """
-    _check_asgd_args(lr if not callable(lr) else 0.0, weight_decay)
+    _check_nonneg(lr=lr if not callable(lr) else 0.0, weight_decay=weight_decay)
 
     def init(params: Any) -> ASGDState:
         return ASGDState(
             step=jnp.zeros([], jnp.int32),
             eta=jnp.zeros([], jnp.float32),  # set to lr at the first step, as torch's lazy init
             mu=jnp.ones([], jnp.float32),
-            ax=jax.tree.map(jnp.zeros_like, params),
+            ax=_zeros_like(params),
         )
 
     def update(grads: Any, state: ASGDState, params: Any = None):
@@ -64,7 +58,7 @@ def asgd(
         eta = jnp.where(state.step == 0, step_lr, state.eta)
         mu = state.mu
         step = state.step + 1
-        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        grads = _descent_grads(grads, params, maximize, weight_decay)
         new_params = jax.tree.map(lambda p, g: p * (1 - lambd * eta) - eta * g, params, grads)
         ax = jax.tree.map(
             lambda a, p: jnp.where(mu == 1, p, a + (p - a) * mu), state.ax, new_params
@@ -101,7 +95,7 @@ class ASGD(Optimizer):
         differentiable: bool = False,
         capturable: bool = False,
     ):
-        _check_asgd_args(lr, weight_decay)
+        _check_nonneg(lr=lr, weight_decay=weight_decay)
         defaults = dict(
             lr=lr,
             lambd=lambd,

@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch.optim._common import _check_nonneg
 from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _values
-from jtorch.optim.radam import _check_nonneg
 
 __all__ = ["LBFGS", "LBFGSState", "lbfgs_step"]
 

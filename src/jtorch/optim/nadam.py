@@ -8,8 +8,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtorch.optim.optimizer import Optimizer
-from jtorch.optim.radam import _check_betas, _check_nonneg, _lr_at, _one_minus_pow
+from jtorch.optim._common import (
+    _check_adam_args,
+    _check_betas,
+    _check_nonneg,
+    _descent_grads,
+    _ema_moment,
+    _sq_moment,
+    _zeros_like,
+)
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
 
 __all__ = ["nadam", "NAdam", "NAdamState"]
 
@@ -48,8 +56,8 @@ def nadam(
         return NAdamState(
             step=jnp.zeros([], jnp.int32),
             mu_product=jnp.ones([], jnp.float32),
-            exp_avg=jax.tree.map(jnp.zeros_like, params),
-            exp_avg_sq=jax.tree.map(jnp.zeros_like, params),
+            exp_avg=_zeros_like(params),
+            exp_avg_sq=_zeros_like(params),
         )
 
     def update(grads: Any, state: NAdamState, params: Any = None):
@@ -58,17 +66,14 @@ def nadam(
         step_lr = _lr_at(lr, state.step)
         step = state.step + 1
         t = step.astype(jnp.float32)
-        grads = jax.tree.map(lambda g: -g if maximize else g, grads)
-        if not decoupled_weight_decay:
-            grads = jax.tree.map(lambda g, p: g + weight_decay * p, grads, params)
-        bc2 = _one_minus_pow(beta2, t)
+        l2 = None if decoupled_weight_decay else weight_decay
+        grads = _descent_grads(grads, params, maximize, l2)
+        bc2 = _bias_correction(beta2, t)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
         mu_product = state.mu_product * mu
-        exp_avg = jax.tree.map(lambda m, g: m + (1 - beta1) * (g - m), state.exp_avg, grads)
-        exp_avg_sq = jax.tree.map(
-            lambda v, g: v * beta2 + (1 - beta2) * g * g, state.exp_avg_sq, grads
-        )
+        exp_avg = _ema_moment(state.exp_avg, grads, beta1)
+        exp_avg_sq = _sq_moment(state.exp_avg_sq, grads, beta2)
         coef_g = -step_lr * (1.0 - mu) / (1.0 - mu_product)
         coef_m = -step_lr * mu_next / (1.0 - mu_product * mu_next)
 
@@ -109,9 +114,8 @@ class NAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ):
-        _check_nonneg(lr=lr, eps=eps)
-        _check_betas(betas)
-        _check_nonneg(weight_decay=weight_decay, momentum_decay=momentum_decay)
+        _check_adam_args(lr, betas, eps, weight_decay)
+        _check_nonneg(momentum_decay=momentum_decay)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
             momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,

@@ -9,7 +9,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtorch.optim.optimizer import Optimizer
+from jtorch.optim._common import (
+    _check_adam_args,
+    _check_betas,
+    _descent_grads,
+    _ema_moment,
+    _sq_moment,
+    _zeros_like,
+)
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
 
 __all__ = ["radam", "RAdam", "RAdamState"]
 
@@ -22,19 +30,9 @@ class RAdamState(NamedTuple):
     exp_avg_sq: Any
 
 
-def _lr_at(lr: Any, count: jax.Array) -> Any:
-    """The learning rate of this update: a number, or an optax schedule of the step count."""
-    return lr(count) if callable(lr) else lr
-
-
 def _log(beta: Any) -> Any:
     """log β in double precision when β is a Python number (β close to 1 loses digits in f32)."""
     return math.log(beta) if isinstance(beta, (int, float)) else jnp.log(beta)
-
-
-def _one_minus_pow(beta: Any, t: jax.Array) -> jax.Array:
-    """1 − βᵗ without cancellation (torch computes it in double precision)."""
-    return -jnp.expm1(t * _log(beta))
 
 
 def _rho(beta2: Any, t: jax.Array) -> jax.Array:
@@ -47,19 +45,6 @@ def _rho(beta2: Any, t: jax.Array) -> jax.Array:
     xl = jnp.maximum(x, 0.1)
     direct = 1 - xl * jnp.exp(-xl) / -jnp.expm1(-xl)
     return k + (2 / c) * jnp.where(x < 0.1, series, direct)
-
-
-def _check_betas(betas: Any) -> None:
-    for i, beta in enumerate(betas):
-        if isinstance(beta, (int, float)) and not 0.0 <= beta < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-
-
-def _check_nonneg(**values: Any) -> None:
-    labels = {"lr": "learning rate", "eps": "epsilon value"}
-    for name, value in values.items():
-        if isinstance(value, (int, float)) and not 0.0 <= value:
-            raise ValueError(f"Invalid {labels.get(name, name + ' value')}: {value}")
 
 
 def radam(
@@ -81,8 +66,7 @@ def radam(
     beta1, beta2 = betas
 
     def init(params: Any) -> RAdamState:
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return RAdamState(jnp.zeros([], jnp.int32), zeros, jax.tree.map(jnp.zeros_like, params))
+        return RAdamState(jnp.zeros([], jnp.int32), _zeros_like(params), _zeros_like(params))
 
     def update(grads: Any, state: RAdamState, params: Any = None):
         if params is None:
@@ -90,15 +74,12 @@ def radam(
         step_lr = _lr_at(lr, state.step)
         step = state.step + 1
         t = step.astype(jnp.float32)
-        grads = jax.tree.map(lambda g: -g if maximize else g, grads)
-        if not decoupled_weight_decay:
-            grads = jax.tree.map(lambda g, p: g + weight_decay * p, grads, params)
-        exp_avg = jax.tree.map(lambda m, g: m + (1 - beta1) * (g - m), state.exp_avg, grads)
-        exp_avg_sq = jax.tree.map(
-            lambda v, g: v * beta2 + (1 - beta2) * g * g, state.exp_avg_sq, grads
-        )
-        bc1 = _one_minus_pow(beta1, t)
-        bc2 = _one_minus_pow(beta2, t)
+        l2 = None if decoupled_weight_decay else weight_decay
+        grads = _descent_grads(grads, params, maximize, l2)
+        exp_avg = _ema_moment(state.exp_avg, grads, beta1)
+        exp_avg_sq = _sq_moment(state.exp_avg_sq, grads, beta2)
+        bc1 = _bias_correction(beta1, t)
+        bc2 = _bias_correction(beta2, t)
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = _rho(beta2, t)
         rectify = rho_t > 5.0
@@ -141,9 +122,7 @@ class RAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ):
-        _check_nonneg(lr=lr, eps=eps)
-        _check_betas(betas)
-        _check_nonneg(weight_decay=weight_decay)
+        _check_adam_args(lr, betas, eps, weight_decay)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize,
             foreach=foreach, capturable=capturable,

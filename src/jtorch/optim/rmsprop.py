@@ -8,8 +8,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtorch.optim.optimizer import Optimizer
-from jtorch.optim.radam import _check_nonneg, _lr_at
+from jtorch.optim._common import (
+    _check_nonneg,
+    _descent_grads,
+    _ema_moment,
+    _sq_moment,
+    _zeros_like,
+)
+from jtorch.optim.optimizer import Optimizer, _lr_at
 
 __all__ = ["rmsprop", "RMSprop", "RMSpropState"]
 
@@ -43,22 +49,22 @@ def rmsprop(
     """
 
     def init(params: Any) -> RMSpropState:
-        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
         return RMSpropState(
-            jnp.zeros([], jnp.int32), zeros(), zeros(), zeros() if centered else None
+            jnp.zeros([], jnp.int32),
+            _zeros_like(params),
+            _zeros_like(params),
+            _zeros_like(params) if centered else None,
         )
 
     def update(grads: Any, state: RMSpropState, params: Any = None):
         if params is None:
             raise ValueError("rmsprop: update() needs `params` (for weight decay)")
         step_lr = _lr_at(lr, state.step)
-        grads = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
-        square_avg = jax.tree.map(
-            lambda v, g: v * alpha + (1 - alpha) * g * g, state.square_avg, grads
-        )
+        grads = _descent_grads(grads, params, maximize, weight_decay)
+        square_avg = _sq_moment(state.square_avg, grads, alpha)
         grad_avg = None
         if centered:
-            grad_avg = jax.tree.map(lambda m, g: m + (1 - alpha) * (g - m), state.grad_avg, grads)
+            grad_avg = _ema_moment(state.grad_avg, grads, alpha)
             avg = jax.tree.map(lambda v, m: jnp.sqrt(v - m * m) + eps, square_avg, grad_avg)
         else:
             avg = jax.tree.map(lambda v: jnp.sqrt(v) + eps, square_avg)

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch.optim._common import _check_nonneg, _zeros_like
 from jtorch.optim.optimizer import Optimizer
-from jtorch.optim.radam import _check_nonneg
 
 __all__ = ["rprop", "Rprop", "RpropState"]
 
@@ -49,7 +49,7 @@ def rprop(
     def init(params: Any) -> RpropState:
         return RpropState(
             step=jnp.zeros([], jnp.int32),
-            prev=jax.tree.map(jnp.zeros_like, params),
+            prev=_zeros_like(params),
             step_size=jax.tree.map(lambda p: jnp.full_like(p, lr), params),
         )
 

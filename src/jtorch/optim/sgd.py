@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch.optim._common import _descent_grads, _zeros_like
 from jtorch.optim.optimizer import Optimizer, _lr_at, _to_array
 
 __all__ = ["sgd", "SGD", "SGDState"]
@@ -63,13 +64,12 @@ def sgd(
     # Numeric hyperparameters may arrive as traced arrays (optax.inject_hyperparams), so the
     # maths below never branches on their values in Python.
     def init(params: Any) -> SGDState:
-        buf = jax.tree.map(jnp.zeros_like, params)
-        return SGDState(step=jnp.zeros([], jnp.int32), momentum_buffer=buf)
+        return SGDState(step=jnp.zeros([], jnp.int32), momentum_buffer=_zeros_like(params))
 
     def update(grads: Any, state: SGDState, params: Any = None):
         if params is None:
             raise ValueError("sgd: update() needs `params` (for weight decay)")
-        d = jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+        d = _descent_grads(grads, params, maximize, weight_decay)
         first = state.step == 0
         buf = jax.tree.map(
             lambda b, g: jnp.where(first, g, momentum * b + (1 - dampening) * g),

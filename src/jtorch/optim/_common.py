@@ -1,0 +1,65 @@
+"""Pieces shared by the optimizers: torch's argument checks and its per-element moment updates.
+
+The moment updates keep torch's exact operation order (its CPU kernels), because several
+optimizers match torch bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jtorch.optim.optimizer import _lerp
+
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_nonneg(**values: Any) -> None:
+    """torch's `Invalid <what>: <value>` check that each number is ≥ 0 (traced values pass)."""
+    for name, value in values.items():
+        if isinstance(value, (int, float)) and not 0.0 <= value:
+            raise ValueError(f"Invalid {_LABELS.get(name, name + ' value')}: {value}")
+
+
+def _check_betas(betas: Any) -> None:
+    """torch's check that betas[0] and betas[1] lie in [0, 1) (traced values pass)."""
+    for i in (0, 1):
+        if isinstance(betas[i], (int, float)) and not 0.0 <= betas[i] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+
+
+def _check_adam_args(lr: Any, betas: Any, eps: Any, weight_decay: Any) -> None:
+    """The checks torch's Adam family runs, in its order: lr, eps, betas, weight_decay."""
+    _check_nonneg(lr=lr, eps=eps)
+    _check_betas(betas)
+    _check_nonneg(weight_decay=weight_decay)
+
+
+def _zeros_like(params: Any) -> Any:
+    """A zero state tree shaped like `params`."""
+    return jax.tree.map(jnp.zeros_like, params)
+
+
+def _descent_grads(grads: Any, params: Any, maximize: bool, weight_decay: Any) -> Any:
+    """±g (negated with `maximize`) plus the L2 term wd·p; `weight_decay=None` adds no term
+    (the optimizers that decay decoupled, on the parameters)."""
+    if weight_decay is None:
+        return jax.tree.map(lambda g: -g if maximize else g, grads)
+    return jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
+
+
+def _lerp_moment(avg: Any, grads: Any, beta: Any) -> Any:
+    """m ← torch.lerp(m, g, 1 − β), in torch's CPU formula (Adam, Adamax)."""
+    return jax.tree.map(lambda m, g: _lerp(m, g, 1 - beta), avg, grads)
+
+
+def _ema_moment(avg: Any, grads: Any, beta: Any) -> Any:
+    """m ← m + (1 − β)(g − m) (RAdam, NAdam, centered RMSprop)."""
+    return jax.tree.map(lambda m, g: m + (1 - beta) * (g - m), avg, grads)
+
+
+def _sq_moment(avg: Any, grads: Any, beta: Any) -> Any:
+    """v ← v·β + (1 − β)·g·g: torch's `v.mul_(β).addcmul_(g, g, value=1 − β)`."""
+    return jax.tree.map(lambda v, g: v * beta + (1 - beta) * g * g, avg, grads)
