@@ -16,11 +16,21 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import jtorch  # noqa: E402
-from jtorch import nn, optim  # noqa: E402
+from jtorch import optim  # noqa: E402
 
-RTOL, ATOL = 2e-5, 1e-6
-STEPS = 25
+from ._optim_helpers import (  # noqa: E402
+    ATOL,
+    RTOL,
+    STEPS,
+    assert_params,
+    assert_rejects_like_torch,
+    batches,
+    case_id,
+    make_train_step,
+    mlp_pair,
+    torch_step,
+)
+
 NO_OP = ("foreach", "fused", "capturable", "differentiable")
 
 CASES = [
@@ -79,58 +89,12 @@ PURE = {
 }  # fmt: skip
 
 
-def _ids(case):
-    return case[0] + "-" + "-".join(f"{k}={v}" for k, v in case[1].items())
-
-
 def _torch_kwargs(kwargs):
     return {k: v for k, v in kwargs.items() if k not in NO_OP}
 
 
-def _mlp_pair(seed=0):
-    jtorch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3))
-    ref = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
-    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in model.state_dict().items()})
-    return model, ref
-
-
-def _batches(n, seed=0):
-    rng = np.random.default_rng(seed)
-    return [
-        (rng.standard_normal((8, 5), np.float32), rng.standard_normal((8, 3), np.float32))
-        for _ in range(n)
-    ]
-
-
-def _assert_params(model, ref, msg=""):
-    expected = ref.state_dict()
-    for name, value in model.state_dict().items():
-        np.testing.assert_allclose(
-            np.asarray(value), expected[name].numpy(), RTOL, ATOL, err_msg=f"{name} {msg}"
-        )
-
-
-def _make_step():
-    traces = []
-
-    @jtorch.jit
-    def train_step(model, optimizer, x, y):
-        traces.append(1)
-        loss, grads = jtorch.value_and_grad(lambda m: jnp.mean((m(x) - y) ** 2))(model)
-        optimizer.step(grads)
-        return loss
-
-    return train_step, traces
-
-
 def _torch_step(name, ref, ref_opt, x, y):
-    ref_opt.zero_grad()
-    torch.mean((ref(torch.tensor(x)) - torch.tensor(y)) ** 2).backward()
-    if name == "SparseAdam":
-        for p in ref.parameters():
-            p.grad = p.grad.to_sparse()
-    ref_opt.step()
+    torch_step(ref, ref_opt, x, y, sparse_grads=name == "SparseAdam")
 
 
 def _to_numpy(x):
@@ -209,23 +173,23 @@ def _edit_hyperparameters(i, *optimizers):
             opt.param_groups[1]["eps"] = 1e-4
 
 
-@pytest.mark.parametrize("name,kwargs", CASES, ids=[_ids(c) for c in CASES])
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[case_id(c) for c in CASES])
 def test_facade_matches_torch_on_mlp(name, kwargs):
     """25 steps with two param groups and mid-run lr/eps edits, parameters compared every step;
     state_dicts compared; then jtorch's state_dict loads into a fresh torch optimizer and torch's
     into a fresh jtorch optimizer, each continuing on the same trajectory. The jtorch step is
     traced once for all of it (edits and loads of same-structured optimizers never recompile)."""
-    model, ref = _mlp_pair()
+    model, ref = mlp_pair()
     optimizer = getattr(optim, name)(_groups(name, model), **kwargs)
     ref_opt = getattr(torch.optim, name)(_groups(name, ref), **_torch_kwargs(kwargs))
     assert optimizer.defaults.keys() == ref_opt.defaults.keys()
-    train_step, traces = _make_step()
-    batches = _batches(STEPS + 8)
-    for i, (x, y) in enumerate(batches[:STEPS]):
+    train_step, traces = make_train_step()
+    steps_data = batches(STEPS + 8)
+    for i, (x, y) in enumerate(steps_data[:STEPS]):
         _edit_hyperparameters(i, optimizer, ref_opt)
         train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y))
         _torch_step(name, ref, ref_opt, x, y)
-        _assert_params(model, ref, f"step {i}")
+        assert_params(model, ref, f"step {i}")
     _assert_state_dicts(optimizer.state_dict(), ref_opt.state_dict())
 
     # jtorch -> torch: a fresh torch optimizer loads jtorch's state_dict (as torch tensors)
@@ -233,19 +197,19 @@ def test_facade_matches_torch_on_mlp(name, kwargs):
     ref2.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in model.state_dict().items()})
     ref_opt2 = getattr(torch.optim, name)(_groups(name, ref2), lr=123.0)
     ref_opt2.load_state_dict(_sd_to_torch(optimizer.state_dict()))
-    for i, (x, y) in enumerate(batches[STEPS : STEPS + 4]):
+    for i, (x, y) in enumerate(steps_data[STEPS : STEPS + 4]):
         train_step(model, optimizer, jnp.asarray(x), jnp.asarray(y))
         _torch_step(name, ref2, ref_opt2, x, y)
-        _assert_params(model, ref2, f"torch after load, step {i}")
+        assert_params(model, ref2, f"torch after load, step {i}")
 
     # torch -> jtorch: a fresh jtorch optimizer loads torch's state_dict (numpy arrays)
     optimizer2 = getattr(optim, name)(_groups(name, model), lr=123.0)
     optimizer2.load_state_dict(_sd_to_numpy(ref_opt2.state_dict()))
     assert optimizer2.param_groups[0]["lr"] == ref_opt2.param_groups[0]["lr"]
-    for i, (x, y) in enumerate(batches[STEPS + 4 :]):
+    for i, (x, y) in enumerate(steps_data[STEPS + 4 :]):
         train_step(model, optimizer2, jnp.asarray(x), jnp.asarray(y))
         _torch_step(name, ref2, ref_opt2, x, y)
-        _assert_params(model, ref2, f"jtorch after load, step {i}")
+        assert_params(model, ref2, f"jtorch after load, step {i}")
     _assert_state_dicts(optimizer2.state_dict(), ref_opt2.state_dict(), compare_groups=False)
     assert len(traces) == 1, "edits and same-structure loads must not retrace"
 
@@ -257,7 +221,7 @@ def _pytree(rng):
     }
 
 
-@pytest.mark.parametrize("name,kwargs", CASES, ids=[_ids(c) for c in CASES])
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[case_id(c) for c in CASES])
 def test_pure_form_matches_torch_on_pytree(name, kwargs):
     rng = np.random.default_rng(1)
     params = jax.tree.map(jnp.asarray, _pytree(rng))
@@ -291,7 +255,7 @@ SCHEDULE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name,kwargs", SCHEDULE_CASES, ids=[_ids(c) for c in SCHEDULE_CASES])
+@pytest.mark.parametrize("name,kwargs", SCHEDULE_CASES, ids=[case_id(c) for c in SCHEDULE_CASES])
 def test_pure_form_with_optax_schedule(name, kwargs):
     """An optax schedule as lr equals torch with param_groups[0]['lr'] = schedule(t) at step t."""
     schedule = optax.exponential_decay(0.05, transition_steps=1, decay_rate=0.9)
@@ -345,14 +309,10 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("name,kwargs", INVALID, ids=[_ids(c) for c in INVALID])
+@pytest.mark.parametrize("name,kwargs", INVALID, ids=[case_id(c) for c in INVALID])
 def test_invalid_hyperparameters_raise_like_torch(name, kwargs):
-    with pytest.raises(ValueError) as expected:
-        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
-    with pytest.raises(ValueError) as got:
-        getattr(optim, name)([nn.Parameter(jnp.zeros(2))], **kwargs)
-    assert str(got.value) == str(expected.value)
+    message = assert_rejects_like_torch(name, kwargs)
     if kwargs.get("betas") != (0, 0.9):  # the pure forms do not check the betas' types
         with pytest.raises(ValueError) as pure:
             PURE[name](**kwargs)
-        assert str(pure.value) == str(expected.value)
+        assert str(pure.value) == message
