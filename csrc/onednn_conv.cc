@@ -254,7 +254,7 @@ struct BwdWeights {
   }
 };
 
-// The primitives of type T for problem `p` (a Problem or a PoolProblem), built on first use.
+// The primitives of type T for problem `p`, built on first use.
 template <typename T, typename P>
 std::shared_ptr<T> cached(const P& p, const char* kind) {
   static std::mutex mu;
@@ -481,117 +481,6 @@ ffi::Error ConvBwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::Bu
   });
 }
 
-// ---- max pooling (plain layouts; the workspace holds each window's argmax for backward) ----
-
-struct PoolProblem {
-  dims src, dst, kernel, strides, dilates, pad_l, pad_r;
-  std::string key(const char* kind) const {
-    std::ostringstream s;
-    s << kind;
-    for (const dims* d : {&src, &dst, &kernel, &strides, &dilates, &pad_l, &pad_r}) {
-      s << '|';
-      for (auto v : *d) s << v << ',';
-    }
-    return s.str();
-  }
-};
-
-dnnl::pooling_forward::primitive_desc pool_fwd_pd(const PoolProblem& p, bool training) {
-  return dnnl::pooling_forward::primitive_desc(
-      cpu_engine(), training ? dnnl::prop_kind::forward_training
-                             : dnnl::prop_kind::forward_inference,
-      dnnl::algorithm::pooling_max, plain_md(p.src), plain_md(p.dst), p.strides, p.kernel,
-      p.dilates, p.pad_l, p.pad_r, user_scratchpad());
-}
-
-struct PoolFwd {
-  dnnl::pooling_forward prim;
-  memory::desc ws, pad;
-  PoolFwd(const PoolProblem& p, bool training) {
-    auto pd = pool_fwd_pd(p, training);
-    prim = dnnl::pooling_forward(pd);
-    ws = pd.workspace_desc();
-    pad = pd.scratchpad_desc();
-  }
-};
-struct PoolFwdTrain : PoolFwd {
-  explicit PoolFwdTrain(const PoolProblem& p) : PoolFwd(p, true) {}
-};
-struct PoolFwdInfer : PoolFwd {
-  explicit PoolFwdInfer(const PoolProblem& p) : PoolFwd(p, false) {}
-};
-
-struct PoolBwd {
-  dnnl::pooling_backward prim;
-  memory::desc ws, pad;
-  explicit PoolBwd(const PoolProblem& p) {
-    auto hint = pool_fwd_pd(p, true);
-    dnnl::pooling_backward::primitive_desc pd(
-        cpu_engine(), dnnl::algorithm::pooling_max, plain_md(p.src), plain_md(p.dst), p.strides,
-        p.kernel, p.dilates, p.pad_l, p.pad_r, hint, user_scratchpad());
-    prim = dnnl::pooling_backward(pd);
-    ws = hint.workspace_desc();
-    pad = pd.scratchpad_desc();
-  }
-};
-
-PoolProblem make_pool(const dims& src, const dims& dst, ffi::Span<const int64_t> kernel,
-                      ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
-                      ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r) {
-  PoolProblem p{src, dst, to_dims(kernel), to_dims(stride), to_dims(dilation), to_dims(pad_l),
-                to_dims(pad_r)};
-  for (auto& d : p.dilates) d -= 1;
-  return p;
-}
-
-// ws: a byte buffer of at least the workspace's size (empty for inference).
-ffi::Error MaxPoolFwdImpl(ffi::Buffer<ffi::F32> x, ffi::ResultBuffer<ffi::F32> y,
-                          ffi::ResultBuffer<ffi::U8> ws, ffi::Span<const int64_t> kernel,
-                          ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
-                          ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r) {
-  return guarded([&] {
-    PoolProblem p = make_pool(to_dims(x.dimensions()), to_dims(y->dimensions()), kernel, stride,
-                              dilation, pad_l, pad_r);
-    bool training = ws->element_count() > 0;
-    std::shared_ptr<PoolFwd> c;
-    if (training)
-      c = cached<PoolFwdTrain>(p, "pool_fwd_train");
-    else
-      c = cached<PoolFwdInfer>(p, "pool_fwd_infer");
-    auto& eng = cpu_engine();
-    dnnl::stream s(eng);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, memory(plain_md(p.src), eng, x.untyped_data())},
-        {DNNL_ARG_DST, memory(plain_md(p.dst), eng, y->untyped_data())},
-        {DNNL_ARG_SCRATCHPAD, scratchpad(c->pad)}};
-    if (training) {
-      if (c->ws.get_size() > ws->size_bytes())
-        throw std::runtime_error("max-pool workspace buffer too small");
-      args.emplace(DNNL_ARG_WORKSPACE, memory(c->ws, eng, ws->untyped_data()));
-    }
-    c->prim.execute(s, args);
-    s.wait();
-  });
-}
-
-ffi::Error MaxPoolBwdImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::U8> ws,
-                          ffi::ResultBuffer<ffi::F32> dx, ffi::Span<const int64_t> kernel,
-                          ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
-                          ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r) {
-  return guarded([&] {
-    PoolProblem p = make_pool(to_dims(dx->dimensions()), to_dims(dy.dimensions()), kernel,
-                              stride, dilation, pad_l, pad_r);
-    auto c = cached<PoolBwd>(p, "pool_bwd");
-    auto& eng = cpu_engine();
-    dnnl::stream s(eng);
-    c->prim.execute(s, {{DNNL_ARG_DIFF_DST, memory(plain_md(p.dst), eng, dy.untyped_data())},
-                        {DNNL_ARG_WORKSPACE, memory(c->ws, eng, ws.untyped_data())},
-                        {DNNL_ARG_DIFF_SRC, memory(plain_md(p.src), eng, dx->untyped_data())},
-                        {DNNL_ARG_SCRATCHPAD, scratchpad(c->pad)}});
-    s.wait();
-  });
-}
-
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_fwd, ConvFwdImpl,
@@ -646,28 +535,6 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd, ConvBwdImpl,
                                   .Attr<ffi::Span<const int64_t>>("pad_r")
                                   .Attr<int64_t>("groups")
                                   .Attr<int64_t>("has_bias"));
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_max_pool_fwd, MaxPoolFwdImpl,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::U8>>()
-                                  .Attr<ffi::Span<const int64_t>>("kernel")
-                                  .Attr<ffi::Span<const int64_t>>("stride")
-                                  .Attr<ffi::Span<const int64_t>>("dilation")
-                                  .Attr<ffi::Span<const int64_t>>("pad_l")
-                                  .Attr<ffi::Span<const int64_t>>("pad_r"));
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_max_pool_bwd, MaxPoolBwdImpl,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::U8>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<ffi::Span<const int64_t>>("kernel")
-                                  .Attr<ffi::Span<const int64_t>>("stride")
-                                  .Attr<ffi::Span<const int64_t>>("dilation")
-                                  .Attr<ffi::Span<const int64_t>>("pad_l")
-                                  .Attr<ffi::Span<const int64_t>>("pad_r"));
 
 extern "C" {
 // Threads oneDNN's OpenMP teams use (0 keeps OpenMP's default); set to XLA's intra-op pool.

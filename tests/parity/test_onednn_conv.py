@@ -215,36 +215,6 @@ def test_partial_gradients_skip_unneeded_passes(argnums):
         np.testing.assert_allclose(a, e, RTOL, ATOL)
 
 
-@pytest.mark.parametrize(
-    "shape,kernel,stride,padding,dilation,ceil_mode",
-    [
-        ((2, 3, 9, 9), (2, 2), (2, 2), (0, 0), (1, 1), False),
-        ((2, 3, 9, 8), (3, 2), (2, 1), (1, 0), (1, 2), True),
-        ((2, 4, 10, 10), (3, 3), (2, 2), (1, 1), (1, 1), True),
-        ((2, 3, 11), (3,), (2,), (1,), (2,), False),
-        ((1, 2, 6, 5, 7), (2, 2, 3), (2, 1, 2), (0, 1, 1), (1, 1, 1), False),
-    ],
-    ids=str,
-)
-def test_max_pool_matches_torch(shape, kernel, stride, padding, dilation, ceil_mode):
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    x[0, 0, :2] = 0.5  # ties: torch and oneDNN both take the first maximum
-    tf = getattr(tF, f"max_pool{len(kernel)}d")
-    tx = torch.tensor(x, requires_grad=True)
-    ty = tf(tx, kernel, stride, padding, dilation, ceil_mode)
-    g = np.random.default_rng(1).standard_normal(tuple(ty.shape)).astype(np.float32)
-    ty.backward(torch.tensor(g))
-    # ceil_mode: the extra right padding that makes room for the last window
-    pads = tuple(
-        (p, max(0, (o - 1) * s + d * (k - 1) + 1 - (n + 2 * p)) + p)
-        for n, o, k, s, p, d in zip(shape[2:], ty.shape[2:], kernel, stride, padding, dilation)
-    )
-    fn = lambda x: _ext.max_pool_nd(x, kernel, stride, pads, dilation)
-    y, vjp = jax.vjp(jax.jit(fn), jnp.asarray(x))
-    np.testing.assert_allclose(np.asarray(y), ty.detach().numpy(), RTOL, ATOL)
-    np.testing.assert_allclose(np.asarray(vjp(jnp.asarray(g))[0]), tx.grad.numpy(), RTOL, ATOL)
-
-
 @pytest.mark.parametrize("mode", [0, 1], ids=["plain", "blocked"])
 def test_both_layout_modes_match_xla(mode):
     """The layout modes the default (measured) mode chooses between, each forced in turn."""

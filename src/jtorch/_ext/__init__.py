@@ -5,8 +5,7 @@ from jtorch._ext.onednn import (
     conv_nd,
     conv_transpose_nd,
     load_error,
-    max_pool_nd,
     use_onednn,
 )
 
-__all__ = ["available", "use_onednn", "load_error", "conv_nd", "conv_transpose_nd", "max_pool_nd"]
+__all__ = ["available", "use_onednn", "load_error", "conv_nd", "conv_transpose_nd"]

@@ -1,9 +1,10 @@
 """oneDNN convolutions on the CPU as XLA FFI custom calls, differentiable and jit/vmap-safe.
 
 The C++ side (csrc/onednn_conv.cc, built into `_onednn_conv*.so` when oneDNN is available at
-install time) registers three FFI targets: forward (+ bias, + fused ReLU), backward-data and
-backward-weights (+ bias gradient), all in torch's layouts (NC..., OI...). Here they are wrapped
-in `jax.custom_vjp`s whose backward passes call the two backward primitives.
+install time) registers FFI targets for forward (+ bias, + fused ReLU), backward-data,
+backward-weights (+ bias gradient) and both backward passes in one call, all in torch's layouts
+(NC..., OI...). Here they are wrapped in `jax.custom_vjp`s whose backward passes call the
+backward primitives.
 
 Environment:
 - `JTORCH_CPU_CONV=xla` turns the oneDNN path off (`use_onednn()` is then False).
@@ -41,7 +42,6 @@ __all__ = [
     "load_error",
     "conv_nd",
     "conv_transpose_nd",
-    "max_pool_nd",
 ]
 
 _TARGETS = (
@@ -49,8 +49,6 @@ _TARGETS = (
     "conv_bwd_data",
     "conv_bwd_weights",
     "conv_bwd",
-    "max_pool_fwd",
-    "max_pool_bwd",
 )
 _state: dict = {}
 
@@ -205,8 +203,8 @@ def _bwd_call(x, w, dy, cfg: _Cfg):
     )(x, w, dy, **cfg.attrs(), has_bias=np.int64(cfg.has_bias))
 
 
-def _out_spatial(spatial, kernel, cfg: _Cfg | _PoolCfg) -> tuple[int, ...]:
-    """Output size per spatial axis of a window of `kernel` with cfg's stride, dilation, pads."""
+def _out_spatial(spatial, kernel, cfg: _Cfg) -> tuple[int, ...]:
+    """Output size per spatial axis of a convolution with `kernel` and cfg's strides and pads."""
     return tuple(
         (size + lo + hi - d * (k - 1) - 1) // s + 1
         for size, k, s, d, lo, hi in zip(
@@ -337,86 +335,6 @@ def conv_transpose_nd(x, w, b, stride, padding, output_padding, dilation, groups
     if b is not None:
         y = y + jnp.asarray(b).reshape((1, -1) + (1,) * (x.ndim - 2))
     return y
-
-
-class _PoolCfg(NamedTuple):
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    dilation: tuple[int, ...]
-    pad_l: tuple[int, ...]
-    pad_r: tuple[int, ...]
-
-    def attrs(self) -> dict:
-        return {k: np.asarray(v, np.int64) for k, v in self._asdict().items()}
-
-
-def _pool_fwd_call(x, cfg: _PoolCfg, training: bool):
-    y_shape = x.shape[:2] + _out_spatial(x.shape[2:], cfg.kernel, cfg)
-    ws_bytes = 4 * int(np.prod(y_shape)) if training else 0  # argmax per output, <= int32
-    return jax.ffi.ffi_call(
-        "jtorch_onednn_max_pool_fwd",
-        (
-            jax.ShapeDtypeStruct(y_shape, jnp.float32),
-            jax.ShapeDtypeStruct((ws_bytes,), jnp.uint8),
-        ),
-        vmap_method=_VMAP,
-    )(x, **cfg.attrs())
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _max_pool(x, cfg: _PoolCfg):
-    return _pool_fwd_call(x, cfg, training=False)[0]
-
-
-def _max_pool_fwd(x, cfg):
-    y, ws = _pool_fwd_call(x, cfg, training=True)
-    return y, (ws, x.shape)
-
-
-def _max_pool_bwd(cfg, res, g):
-    ws, shape = res
-    dx = jax.ffi.ffi_call(
-        "jtorch_onednn_max_pool_bwd", jax.ShapeDtypeStruct(shape, jnp.float32), vmap_method=_VMAP
-    )(g, ws, **cfg.attrs())
-    return (dx,)
-
-
-_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
-
-
-def max_pool_nd(x, kernel, stride, padding, dilation):
-    """Max pooling on oneDNN (first maximum of each window, as torch), already-normalised args.
-
-    x: (N, C, *spatial) float32 with 1 to 3 spatial axes; kernel, stride, dilation: tuples of
-    ints; padding: tuple of (lo, hi) pairs (hi includes ceil_mode's extra), padded positions
-    never win. The backward pass scatters through the forward's saved argmax (a workspace).
-    Non-float32 inputs go to `lax.reduce_window`.
-    """
-    x = jnp.asarray(x)
-    if x.dtype != jnp.float32 or not available():
-        return _xla_max_pool(x, kernel, stride, padding, dilation)
-    cfg = _PoolCfg(
-        tuple(int(k) for k in kernel),
-        tuple(int(s) for s in stride),
-        tuple(int(d) for d in dilation),
-        tuple(int(p[0]) for p in padding),
-        tuple(int(p[1]) for p in padding),
-    )
-    return _max_pool(x, cfg)
-
-
-def _xla_max_pool(x, kernel, stride, padding, dilation):
-    """The XLA reference for `max_pool_nd` (same arguments)."""
-    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
-    return lax.reduce_window(
-        x,
-        np.array(lowest, x.dtype),
-        lax.max,
-        (1, 1) + tuple(kernel),
-        (1, 1) + tuple(stride),
-        [(0, 0)] * 2 + [tuple(p) for p in padding],
-        window_dilation=(1, 1) + tuple(dilation),
-    )
 
 
 def _dimension_numbers(n: int) -> lax.ConvDimensionNumbers:
