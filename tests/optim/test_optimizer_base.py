@@ -4,6 +4,7 @@ Values are compared with the same optimizer run eagerly (exact) or with hand-bui
 parity with torch lives in tests/parity/test_optim_a.py.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -190,3 +191,21 @@ def test_step_with_grads_from_value_and_grad_skips_frozen_parameters():
     opt.step(grads)
     np.testing.assert_array_equal(model[0].bias.value, frozen)
     assert model[0].bias not in opt.state  # no momentum: torch keeps no state either
+
+
+@pytest.mark.parametrize("weight", [0.1, 0.5, 0.7], ids=str)
+def test_moment_average_is_torch_lerp(weight):
+    """Adam, Adamax, RAdam, NAdam and centered RMSprop average with torch.lerp (whose formula
+    switches at weight 0.5); the weight arrives as a Python float or traced. Tolerance: 1 float32
+    ulp-scale (rtol 1e-6): torch's vectorised kernel may fuse multiply-adds."""
+    from jtorch.optim._common import _lerp_moment
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    m, g = (rng.standard_normal(1000).astype(np.float32) for _ in range(2))
+    want = torch.from_numpy(m.copy()).lerp_(torch.from_numpy(g), weight).numpy()
+    beta = np.float32(1 - weight)
+    eager = _lerp_moment(jnp.asarray(m), jnp.asarray(g), 1 - weight)
+    traced = jax.jit(lambda b: _lerp_moment(jnp.asarray(m), jnp.asarray(g), b))(beta)
+    np.testing.assert_allclose(eager, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(traced, want, rtol=1e-6, atol=1e-7)

@@ -6,12 +6,11 @@ optimizers match torch bit for bit.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-
-from jtorch.optim.optimizer import _lerp
 
 _LABELS = {"lr": "learning rate", "eps": "epsilon value"}
 
@@ -50,14 +49,20 @@ def _descent_grads(grads: Any, params: Any, maximize: bool, weight_decay: Any) -
     return jax.tree.map(lambda g, p: (-g if maximize else g) + weight_decay * p, grads, params)
 
 
+def _lerp(start: Any, end: Any, weight: Any) -> Any:
+    """torch.lerp with a scalar weight, in torch's CPU formula, which switches at weight 0.5
+    (a Python weight picks the branch when tracing, a traced one inside the program)."""
+    low = lambda: start + weight * (end - start)  # noqa: E731
+    high = lambda: end - (end - start) * (1 - weight)  # noqa: E731
+    if isinstance(weight, numbers.Real):
+        return low() if weight < 0.5 else high()
+    return jnp.where(weight < 0.5, low(), high())
+
+
 def _lerp_moment(avg: Any, grads: Any, beta: Any) -> Any:
-    """m ← torch.lerp(m, g, 1 − β), in torch's CPU formula (Adam, Adamax)."""
+    """m ← torch.lerp(m, g, 1 − β), as torch's Adam, Adamax, RAdam, NAdam and centered RMSprop
+    update their running averages."""
     return jax.tree.map(lambda m, g: _lerp(m, g, 1 - beta), avg, grads)
-
-
-def _ema_moment(avg: Any, grads: Any, beta: Any) -> Any:
-    """m ← m + (1 − β)(g − m) (RAdam, NAdam, centered RMSprop)."""
-    return jax.tree.map(lambda m, g: m + (1 - beta) * (g - m), avg, grads)
 
 
 def _sq_moment(avg: Any, grads: Any, beta: Any) -> Any:

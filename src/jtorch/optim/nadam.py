@@ -13,7 +13,7 @@ from jtorch.optim._common import (
     _check_betas,
     _check_nonneg,
     _descent_grads,
-    _ema_moment,
+    _lerp_moment,
     _sq_moment,
     _zeros_like,
 )
@@ -72,7 +72,7 @@ def nadam(
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
         mu_product = state.mu_product * mu
-        exp_avg = _ema_moment(state.exp_avg, grads, beta1)
+        exp_avg = _lerp_moment(state.exp_avg, grads, beta1)
         exp_avg_sq = _sq_moment(state.exp_avg_sq, grads, beta2)
         coef_g = -step_lr * (1.0 - mu) / (1.0 - mu_product)
         coef_m = -step_lr * mu_next / (1.0 - mu_product * mu_next)

@@ -72,13 +72,6 @@ def _bias_correction(beta: Any, step: jax.Array) -> jax.Array:
     return -jnp.expm1(jnp.asarray(step, jnp.float32) * log_beta)
 
 
-def _lerp(start: jax.Array, end: jax.Array, weight: float) -> jax.Array:
-    """torch.lerp with a scalar weight, in torch's CPU formula (which depends on weight < 0.5)."""
-    if isinstance(weight, numbers.Real) and weight >= 0.5:
-        return end - (end - start) * (1 - weight)
-    return start + weight * (end - start)
-
-
 # ---------------------------------------------------------------------- state containers
 
 

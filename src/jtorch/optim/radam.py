@@ -13,7 +13,7 @@ from jtorch.optim._common import (
     _check_adam_args,
     _check_betas,
     _descent_grads,
-    _ema_moment,
+    _lerp_moment,
     _sq_moment,
     _zeros_like,
 )
@@ -76,7 +76,7 @@ def radam(
         t = step.astype(jnp.float32)
         l2 = None if decoupled_weight_decay else weight_decay
         grads = _descent_grads(grads, params, maximize, l2)
-        exp_avg = _ema_moment(state.exp_avg, grads, beta1)
+        exp_avg = _lerp_moment(state.exp_avg, grads, beta1)
         exp_avg_sq = _sq_moment(state.exp_avg_sq, grads, beta2)
         bc1 = _bias_correction(beta1, t)
         bc2 = _bias_correction(beta2, t)

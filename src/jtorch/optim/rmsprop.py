@@ -11,7 +11,7 @@ import optax
 from jtorch.optim._common import (
     _check_nonneg,
     _descent_grads,
-    _ema_moment,
+    _lerp_moment,
     _sq_moment,
     _zeros_like,
 )
@@ -64,7 +64,7 @@ def rmsprop(
         square_avg = _sq_moment(state.square_avg, grads, alpha)
         grad_avg = None
         if centered:
-            grad_avg = _ema_moment(state.grad_avg, grads, alpha)
+            grad_avg = _lerp_moment(state.grad_avg, grads, alpha)
             avg = jax.tree.map(lambda v, m: jnp.sqrt(v - m * m) + eps, square_avg, grad_avg)
         else:
             avg = jax.tree.map(lambda v: jnp.sqrt(v) + eps, square_avg)
