@@ -1,29 +1,29 @@
 """Pure functions with torch.nn.functional's names and arguments."""
 
 from . import activation as _activation
-from . import linear as _linear
-from . import conv as _conv
-from . import pooling as _pooling
-from . import normalization as _normalization
-from . import dropout as _dropout
-from . import sparse as _sparse
-from . import padding as _padding
-from . import vision as _vision
-from . import recurrent as _recurrent
 from . import attention as _attention
+from . import conv as _conv
+from . import dropout as _dropout
+from . import linear as _linear
 from . import loss as _loss
+from . import normalization as _normalization
+from . import padding as _padding
+from . import pooling as _pooling
+from . import recurrent as _recurrent
+from . import sparse as _sparse
+from . import vision as _vision
 from .activation import *  # noqa: F403
-from .linear import *  # noqa: F403
-from .conv import *  # noqa: F403
-from .pooling import *  # noqa: F403
-from .normalization import *  # noqa: F403
-from .dropout import *  # noqa: F403
-from .sparse import *  # noqa: F403
-from .padding import *  # noqa: F403
-from .vision import *  # noqa: F403
-from .recurrent import *  # noqa: F403
 from .attention import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .linear import *  # noqa: F403
 from .loss import *  # noqa: F403
+from .normalization import *  # noqa: F403
+from .padding import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .recurrent import *  # noqa: F403
+from .sparse import *  # noqa: F403
+from .vision import *  # noqa: F403
 
 __all__ = [
     *_activation.__all__,

@@ -28,7 +28,7 @@ def _triple(value, name: str = "value") -> tuple:
 
 
 def _check_ndim(fn: str, name: str, x, allowed: tuple[int, ...], layout: str) -> None:
-    """Raise ValueError unless `x.ndim` is one of `allowed`; `layout` describes the expected shape."""
+    """Raise ValueError unless `x.ndim` is in `allowed`; `layout` describes the expected shape."""
     if x.ndim not in allowed:
         raise ValueError(
             f"{fn}: `{name}` must have shape {layout} ({' or '.join(map(str, allowed))}-D), "

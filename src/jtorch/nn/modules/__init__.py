@@ -1,33 +1,33 @@
 """Layer modules: each a thin shell over the pure function of the same name."""
 
 from . import activation as _activation
-from . import linear as _linear
-from . import conv as _conv
-from . import pooling as _pooling
-from . import normalization as _normalization
-from . import dropout as _dropout
-from . import sparse as _sparse
-from . import padding as _padding
-from . import flatten as _flatten
-from . import vision as _vision
-from . import rnn as _rnn
 from . import attention as _attention
-from . import transformer as _transformer
+from . import conv as _conv
+from . import dropout as _dropout
+from . import flatten as _flatten
+from . import linear as _linear
 from . import loss as _loss
+from . import normalization as _normalization
+from . import padding as _padding
+from . import pooling as _pooling
+from . import rnn as _rnn
+from . import sparse as _sparse
+from . import transformer as _transformer
+from . import vision as _vision
 from .activation import *  # noqa: F403
-from .linear import *  # noqa: F403
-from .conv import *  # noqa: F403
-from .pooling import *  # noqa: F403
-from .normalization import *  # noqa: F403
-from .dropout import *  # noqa: F403
-from .sparse import *  # noqa: F403
-from .padding import *  # noqa: F403
-from .flatten import *  # noqa: F403
-from .vision import *  # noqa: F403
-from .rnn import *  # noqa: F403
 from .attention import *  # noqa: F403
-from .transformer import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .flatten import *  # noqa: F403
+from .linear import *  # noqa: F403
 from .loss import *  # noqa: F403
+from .normalization import *  # noqa: F403
+from .padding import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .rnn import *  # noqa: F403
+from .sparse import *  # noqa: F403
+from .transformer import *  # noqa: F403
+from .vision import *  # noqa: F403
 
 __all__ = [
     *_activation.__all__,
