@@ -7,6 +7,7 @@ updated, so the pure forms `batch_norm_stats`/`instance_norm_stats` return the n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -88,6 +89,65 @@ def _running_update(running: jax.Array | None, batch: jax.Array, momentum: Any) 
     return (1 - momentum) * running + momentum * batch
 
 
+def _batch_axes(x: jax.Array) -> tuple[int, ...]:
+    """Every dim of (N, C, *) but the channels."""
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _train_norm_forward(
+    x: jax.Array, weight: jax.Array, bias: jax.Array, eps: float
+) -> tuple[tuple[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]:
+    """Normalise with the batch's own statistics: (output, mean, biased var) and the residuals."""
+    shape, axes = _channel_shape(x), _batch_axes(x)
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    centred = x - mean
+    var = jnp.mean(jnp.square(centred), axis=axes, keepdims=True)
+    invstd = jax.lax.rsqrt(var + eps)
+    out = centred * (invstd * weight.reshape(shape)) + bias.reshape(shape)
+    return (out, mean, var), (centred, invstd, weight)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _train_norm(
+    x: jax.Array, weight: jax.Array, bias: jax.Array, eps: float
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Training-mode batch norm with a hand-written backward (reverse mode only).
+
+    Autodiff of the forward keeps several full-size intermediates per layer alive and reads each
+    in its own pass; this backward needs only the centred input: two per-channel sums, sum(g) and
+    sum(g·(x − mean)), then one elementwise pass for the input gradient (torch's formula).
+    """
+    return _train_norm_forward(x, weight, bias, eps)[0]
+
+
+def _train_norm_backward(
+    eps: float,
+    residuals: tuple[jax.Array, jax.Array, jax.Array],
+    cotangents: tuple[jax.Array, jax.Array, jax.Array],
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    centred, invstd, weight = residuals
+    g, g_mean, g_var = cotangents
+    shape, axes = _channel_shape(centred), _batch_axes(centred)
+    n = centred.size // centred.shape[1]
+    sum_g = jnp.sum(g, axis=axes, keepdims=True)
+    sum_g_centred = jnp.sum(g * centred, axis=axes, keepdims=True)
+    scale = weight.reshape(shape) * invstd
+    # k·(g − mean(g) − x̂·mean(g·x̂)), plus what the batch mean and variance outputs receive
+    centred_coef = (2 * g_var - scale * invstd * invstd * sum_g_centred) / n
+    grad_x = scale * g + centred_coef * centred + (g_mean - scale * sum_g) / n
+    grad_weight = (sum_g_centred * invstd).reshape(-1)
+    return (
+        grad_x.astype(centred.dtype),
+        grad_weight.astype(weight.dtype),
+        sum_g.reshape(-1).astype(weight.dtype),
+    )
+
+
+_train_norm.defvjp(
+    lambda x, weight, bias, eps: _train_norm_forward(x, weight, bias, eps), _train_norm_backward
+)
+
+
 def batch_norm_stats(
     input: Any,
     running_mean: Any,
@@ -113,7 +173,6 @@ def batch_norm_stats(
     rm, rv = _opt(running_mean), _opt(running_var)
     _check_channels("batch_norm", x, running_mean=rm, running_var=rv, weight=weight, bias=bias)
     shape = _channel_shape(x)
-    axes = (0,) + tuple(range(2, x.ndim))
     if training:
         n = x.size // x.shape[1]
         if n <= 1:
@@ -121,11 +180,14 @@ def batch_norm_stats(
                 "batch_norm: expected more than 1 value per channel when training, got `input` "
                 f"of shape {tuple(x.shape)}"
             )
-        mean, var = _moments(x, axes)
+        ones = jnp.ones(x.shape[1], x.dtype)
+        w = ones if weight is None else jnp.asarray(weight)
+        b = jnp.zeros_like(ones) if bias is None else jnp.asarray(bias)
+        out, mean, var = _train_norm(x, w, b, float(eps))
         rm = _running_update(rm, mean.reshape(-1), momentum)
         rv = _running_update(rv, var.reshape(-1) * (n / (n - 1)), momentum)
-    else:
-        mean, var = _running_stats("batch_norm", "training", rm, rv, shape)
+        return out, rm, rv
+    mean, var = _running_stats("batch_norm", "training", rm, rv, shape)
     return _affine(_standardise(x, mean, var, eps), weight, bias, shape), rm, rv
 
 
