@@ -8,13 +8,14 @@ Cases (all on the CPU, torch with 2 threads):
 Both sides start from the same weights and see the same batches. Torch runs in its own process
 (as a PyTorch user's program would: none of jtorch's process settings, no JAX threads), and
 rounds alternate between the two processes, only one running at a time; the best round of each is
-kept; the speed ratio is torch time / jtorch time
+kept (many short rounds: on a shared machine the best of 20 short rounds varies far less between
+runs than the best of a few long ones); the speed ratio is torch time / jtorch time
 (> 1 means jtorch is faster). The first jtorch call's trace+compile time is reported too, and the
 page faults per jtorch step (fewest over the rounds; JTORCH_MALLOC_TUNING=0 shows what glibc's
 default malloc costs).
 
-Run: python benchmarks/bench_train.py [--cases mlp,lenet,resnet18] [--steps 20] [--rounds 3]
-[--no-donate]
+Run: python benchmarks/bench_train.py [--cases mlp,lenet,resnet18] [--steps N] [--rounds 20]
+[--no-donate]   (steps per round default to each case's own: MLP 100, LeNet 20, ResNet-18 2)
 """
 
 from __future__ import annotations
@@ -106,9 +107,9 @@ def _jtorch_models():
 
 
 CASES = {
-    "mlp": dict(shape=(128, 784), optimizer=("Adam", dict(lr=1e-3))),
-    "lenet": dict(shape=(128, 1, 32, 32), optimizer=("SGD", dict(lr=0.01, momentum=0.9))),
-    "resnet18": dict(shape=(64, 3, 32, 32), optimizer=("SGD", dict(lr=0.1, momentum=0.9))),
+    "mlp": dict(shape=(128, 784), optimizer=("Adam", dict(lr=1e-3)), steps=100),
+    "lenet": dict(shape=(128, 1, 32, 32), optimizer=("SGD", dict(lr=0.01, momentum=0.9)), steps=20),
+    "resnet18": dict(shape=(64, 3, 32, 32), optimizer=("SGD", dict(lr=0.1, momentum=0.9)), steps=2),
 }
 
 
@@ -138,13 +139,14 @@ def _torch_worker(conn, name: str, state: dict, x, y, threads: int) -> None:
 
 
 def bench_case(
-    name: str, steps: int, rounds: int, threads: int, donate: bool = True
+    name: str, steps: int | None, rounds: int, threads: int, donate: bool = True
 ) -> dict[str, float]:
     import jtorch
     from jtorch import nn, optim
     from jtorch.train import stateful_train_step
 
     spec = CASES[name]
+    steps = steps or spec["steps"]
     rng = np.random.default_rng(0)
     x = rng.standard_normal(spec["shape"]).astype(np.float32)
     y = rng.integers(0, 10, spec["shape"][0]).astype(np.int64)
@@ -199,8 +201,8 @@ def bench_case(
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="mlp,lenet,resnet18")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=None, help="steps per round")
+    parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument(
         "--no-donate", action="store_true", help="jtorch step without buffer donation"
