@@ -62,7 +62,7 @@ def _extensions() -> list[Extension]:
     return [
         Extension(
             "jtorch._ext._onednn_conv",
-            sources=["csrc/onednn_conv.cc"],
+            sources=["csrc/onednn_conv.cc", "csrc/channel_stats.cc"],
             include_dirs=[str(inc), str(ffi_inc)],
             library_dirs=[str(lib)],
             libraries=["dnnl"],

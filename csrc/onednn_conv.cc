@@ -4,8 +4,10 @@
 //
 // Every call looks its primitives up in a cache keyed by the full problem (shapes, strides,
 // paddings, dilations, groups, flags), so oneDNN's primitive descriptors are built once per
-// shape. Data stay in torch's plain layouts at the boundary; inside, a primitive may use
-// oneDNN's blocked layouts (layout "any"), with reorders into thread-local scratch buffers.
+// shape. Data arrive either in torch's plain layouts, and a primitive may then use oneDNN's
+// blocked layouts inside (layout "any") with reorders into thread-local scratch buffers, or
+// channels-last (XLA stores them so when the Python side declares that layout), which the
+// primitives read and write directly.
 
 #include <omp.h>
 
@@ -81,10 +83,11 @@ struct Problem {
   int64_t groups;
   bool relu;
   int mode = 1;  // 1: blocked ("any") layouts inside the primitives, 0: plain
+  bool channels_last = false;  // activations stored (N, *spatial, C) by XLA
 
   std::string key(const char* kind) const {
     std::ostringstream s;
-    s << kind << '|' << mode << '|' << groups << '|' << relu;
+    s << kind << '|' << mode << '|' << channels_last << '|' << groups << '|' << relu;
     for (const dims* d : {&src, &wei, &dst, &bias, &strides, &dilates, &pad_l, &pad_r}) {
       s << '|';
       for (auto v : *d) s << v << ',';
@@ -110,6 +113,26 @@ memory::desc plain_md(const dims& d) {
 
 memory::desc any_md(const Problem& p, const dims& d) {
   return memory::desc(d, memory::data_type::f32, p.mode ? tag::any : plain_tag(d.size()));
+}
+
+tag channels_last_tag(size_t ndims) {
+  switch (ndims) {
+    case 3: return tag::acb;
+    case 4: return tag::acdb;
+    case 5: return tag::acdeb;
+    default: return tag::undef;
+  }
+}
+
+// Activations (src, dst and their gradients) as XLA holds them: torch-plain, or channels-last,
+// which the primitives then use as they are (no reorders).
+memory::desc data_md(const Problem& p, const dims& d) {
+  return memory::desc(d, memory::data_type::f32,
+                      p.channels_last ? channels_last_tag(d.size()) : plain_tag(d.size()));
+}
+
+memory::desc prim_data_md(const Problem& p, const dims& d) {
+  return p.channels_last ? data_md(p, d) : any_md(p, d);
 }
 
 // Primitives run on whichever XLA thread calls them, so each call passes its own scratchpad
@@ -183,11 +206,11 @@ dnnl::convolution_forward::primitive_desc fwd_pd(const Problem& p) {
   if (p.bias.empty())
     return dnnl::convolution_forward::primitive_desc(
         eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-        any_md(p, p.src), any_md(p, p.wei), any_md(p, p.dst), p.strides, p.dilates, p.pad_l,
+        prim_data_md(p, p.src), any_md(p, p.wei), prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l,
         p.pad_r, attr);
   return dnnl::convolution_forward::primitive_desc(
       eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-      any_md(p, p.src), any_md(p, p.wei), plain_md(p.bias), any_md(p, p.dst), p.strides,
+      prim_data_md(p, p.src), any_md(p, p.wei), plain_md(p.bias), prim_data_md(p, p.dst), p.strides,
       p.dilates, p.pad_l, p.pad_r, attr);
 }
 
@@ -200,9 +223,9 @@ struct Fwd {
     auto pd = fwd_pd(p);
     prim = dnnl::convolution_forward(pd);
     pad = pd.scratchpad_desc();
-    src.init(plain_md(p.src), pd.src_desc(), false);
+    src.init(data_md(p, p.src), pd.src_desc(), false);
     wei.init(plain_md(p.wei), pd.weights_desc(), false);
-    dst.init(plain_md(p.dst), pd.dst_desc(), true);
+    dst.init(data_md(p, p.dst), pd.dst_desc(), true);
     has_bias = !p.bias.empty();
   }
 };
@@ -217,13 +240,13 @@ struct BwdData {
     q.bias.clear();
     auto hint = fwd_pd(q);
     dnnl::convolution_backward_data::primitive_desc pd(
-        cpu_engine(), dnnl::algorithm::convolution_direct, any_md(p, p.src), any_md(p, p.wei),
-        any_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint, user_scratchpad());
+        cpu_engine(), dnnl::algorithm::convolution_direct, prim_data_md(p, p.src), any_md(p, p.wei),
+        prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint, user_scratchpad());
     prim = dnnl::convolution_backward_data(pd);
     pad = pd.scratchpad_desc();
-    diff_dst.init(plain_md(p.dst), pd.diff_dst_desc(), false);
+    diff_dst.init(data_md(p, p.dst), pd.diff_dst_desc(), false);
     wei.init(plain_md(p.wei), pd.weights_desc(), false);
-    diff_src.init(plain_md(p.src), pd.diff_src_desc(), true);
+    diff_src.init(data_md(p, p.src), pd.diff_src_desc(), true);
   }
 };
 
@@ -239,17 +262,17 @@ struct BwdWeights {
     dnnl::convolution_backward_weights::primitive_desc pd =
         p.bias.empty()
             ? dnnl::convolution_backward_weights::primitive_desc(
-                  eng, dnnl::algorithm::convolution_direct, any_md(p, p.src), any_md(p, p.wei),
-                  any_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint,
+                  eng, dnnl::algorithm::convolution_direct, prim_data_md(p, p.src), any_md(p, p.wei),
+                  prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint,
                   user_scratchpad())
             : dnnl::convolution_backward_weights::primitive_desc(
-                  eng, dnnl::algorithm::convolution_direct, any_md(p, p.src), any_md(p, p.wei),
-                  plain_md(p.bias), any_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r,
+                  eng, dnnl::algorithm::convolution_direct, prim_data_md(p, p.src), any_md(p, p.wei),
+                  plain_md(p.bias), prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r,
                   hint, user_scratchpad());
     prim = dnnl::convolution_backward_weights(pd);
     pad = pd.scratchpad_desc();
-    src.init(plain_md(p.src), pd.src_desc(), false);
-    diff_dst.init(plain_md(p.dst), pd.diff_dst_desc(), false);
+    src.init(data_md(p, p.src), pd.src_desc(), false);
+    diff_dst.init(data_md(p, p.dst), pd.diff_dst_desc(), false);
     diff_wei.init(plain_md(p.wei), pd.diff_weights_desc(), true);
   }
 };
@@ -277,8 +300,9 @@ dims to_dims(ffi::Span<const int64_t> s) { return dims(s.begin(), s.end()); }
 Problem make_problem(const dims& src, const dims& torch_wei, const dims& dst,
                      ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
                      ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r,
-                     int64_t groups, bool bias, bool relu) {
+                     int64_t groups, bool bias, bool relu, bool channels_last) {
   Problem p;
+  p.channels_last = channels_last;
   p.src = src;
   p.dst = dst;
   p.groups = groups;
@@ -317,7 +341,7 @@ ffi::Error guarded(F&& f) {
 // are the chosen mode's.
 template <typename Exec>
 void tuned(const Problem& p, const char* kind, Exec&& exec) {
-  int mode = g_blocked.load();
+  int mode = p.channels_last ? 1 : g_blocked.load();  // channels-last: weights "any"
   Problem q = p;
   if (mode == 2) {
     bool strided = false;
@@ -393,11 +417,11 @@ ffi::Error ConvFwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
                        ffi::Buffer<ffi::F32> b, ffi::ResultBuffer<ffi::F32> y,
                        ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
                        ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r,
-                       int64_t groups, int64_t has_bias, int64_t relu) {
+                       int64_t groups, int64_t has_bias, int64_t relu, int64_t channels_last) {
   return guarded([&] {
     Problem p = make_problem(to_dims(x.dimensions()), to_dims(w.dimensions()),
                              to_dims(y->dimensions()), stride, dilation, pad_l, pad_r, groups,
-                             has_bias != 0, relu != 0);
+                             has_bias != 0, relu != 0, channels_last != 0);
     tuned(p, "fwd", [&](const Problem& p) {
       auto c = cached<Fwd>(p, "fwd");
       dnnl::stream s(cpu_engine());
@@ -419,11 +443,12 @@ ffi::Error ConvFwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
 ffi::Error ConvBwdDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
                            ffi::ResultBuffer<ffi::F32> dx, ffi::Span<const int64_t> stride,
                            ffi::Span<const int64_t> dilation, ffi::Span<const int64_t> pad_l,
-                           ffi::Span<const int64_t> pad_r, int64_t groups) {
+                           ffi::Span<const int64_t> pad_r, int64_t groups,
+                           int64_t channels_last) {
   return guarded([&] {
     Problem p = make_problem(to_dims(dx->dimensions()), to_dims(w.dimensions()),
                              to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
-                             false, false);
+                             false, false, channels_last != 0);
     tuned(p, "bwd_data", [&](const Problem& p) {
       dnnl::stream s(cpu_engine());
       run_bwd_data(s, *cached<BwdData>(p, "bwd_data"), dy.untyped_data(), w.untyped_data(),
@@ -437,11 +462,11 @@ ffi::Error ConvBwdWeightsImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
                               ffi::ResultBuffer<ffi::F32> dw, ffi::ResultBuffer<ffi::F32> db,
                               ffi::Span<const int64_t> stride, ffi::Span<const int64_t> dilation,
                               ffi::Span<const int64_t> pad_l, ffi::Span<const int64_t> pad_r,
-                              int64_t groups, int64_t has_bias) {
+                              int64_t groups, int64_t has_bias, int64_t channels_last) {
   return guarded([&] {
     Problem p = make_problem(to_dims(x.dimensions()), to_dims(dw->dimensions()),
                              to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
-                             has_bias != 0, false);
+                             has_bias != 0, false, channels_last != 0);
     tuned(p, "bwd_weights", [&](const Problem& p) {
       auto c = cached<BwdWeights>(p, "bwd_weights");
       dnnl::stream s(cpu_engine());
@@ -459,11 +484,12 @@ ffi::Error ConvBwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::Bu
                        ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dw,
                        ffi::ResultBuffer<ffi::F32> db, ffi::Span<const int64_t> stride,
                        ffi::Span<const int64_t> dilation, ffi::Span<const int64_t> pad_l,
-                       ffi::Span<const int64_t> pad_r, int64_t groups, int64_t has_bias) {
+                       ffi::Span<const int64_t> pad_r, int64_t groups, int64_t has_bias,
+                       int64_t channels_last) {
   return guarded([&] {
     Problem p = make_problem(to_dims(x.dimensions()), to_dims(w.dimensions()),
                              to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
-                             has_bias != 0, false);
+                             has_bias != 0, false, channels_last != 0);
     tuned(p, "bwd", [&](const Problem& p) {
       Problem q = p;
       q.bias.clear();
@@ -495,7 +521,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_fwd, ConvFwdImpl,
                                   .Attr<ffi::Span<const int64_t>>("pad_r")
                                   .Attr<int64_t>("groups")
                                   .Attr<int64_t>("has_bias")
-                                  .Attr<int64_t>("relu"));
+                                  .Attr<int64_t>("relu")
+                                  .Attr<int64_t>("channels_last"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd_data, ConvBwdDataImpl,
                               ffi::Ffi::Bind()
@@ -506,7 +533,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd_data, ConvBwdDataImpl,
                                   .Attr<ffi::Span<const int64_t>>("dilation")
                                   .Attr<ffi::Span<const int64_t>>("pad_l")
                                   .Attr<ffi::Span<const int64_t>>("pad_r")
-                                  .Attr<int64_t>("groups"));
+                                  .Attr<int64_t>("groups")
+                                  .Attr<int64_t>("channels_last"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd_weights, ConvBwdWeightsImpl,
                               ffi::Ffi::Bind()
@@ -519,7 +547,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd_weights, ConvBwdWeightsImpl
                                   .Attr<ffi::Span<const int64_t>>("pad_l")
                                   .Attr<ffi::Span<const int64_t>>("pad_r")
                                   .Attr<int64_t>("groups")
-                                  .Attr<int64_t>("has_bias"));
+                                  .Attr<int64_t>("has_bias")
+                                  .Attr<int64_t>("channels_last"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd, ConvBwdImpl,
                               ffi::Ffi::Bind()
@@ -534,7 +563,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(jtorch_onednn_conv_bwd, ConvBwdImpl,
                                   .Attr<ffi::Span<const int64_t>>("pad_l")
                                   .Attr<ffi::Span<const int64_t>>("pad_r")
                                   .Attr<int64_t>("groups")
-                                  .Attr<int64_t>("has_bias"));
+                                  .Attr<int64_t>("has_bias")
+                                  .Attr<int64_t>("channels_last"));
 
 extern "C" {
 // Threads oneDNN's OpenMP teams use (0 keeps OpenMP's default); set to XLA's intra-op pool.

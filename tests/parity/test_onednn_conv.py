@@ -104,11 +104,13 @@ def _assert_same(got, want, label):
             np.testing.assert_allclose(a, b, RTOL, ATOL, err_msg=f"{label}: grad {name}")
 
 
+@pytest.mark.parametrize("layout", ["auto", "channels_last"])
 @pytest.mark.parametrize(
     "dim,cin,cout,k,stride,padding,dilation,groups,bias,spatial", _conv_cases(14), ids=str
 )
 def test_conv_matches_torch_and_xla(dim, cin, cout, k, stride, padding, dilation, groups, bias,
-                                    spatial):  # fmt: skip
+                                    spatial, layout, monkeypatch):  # fmt: skip
+    monkeypatch.setenv("JTORCH_ONEDNN_LAYOUT", layout)
     x, w, b = _data((2, cin, *spatial), (cout, cin // groups, *k), cout * bias)
     args = (stride, padding, dilation, groups)
     fn = lambda x, w, b: _ext.conv_nd(x, w, b, *args)
@@ -229,3 +231,90 @@ def test_both_layout_modes_match_xla(mode):
     finally:
         lib.jtorch_onednn_set_blocked(2)
     _assert_same(got, ref, f"mode {mode}")
+
+
+def _compiled_text(fn, *args) -> str:
+    return jax.jit(fn).lower(*args).compile().as_text()
+
+
+@pytest.mark.parametrize(
+    "cin,cout,expected", [(3, 16, True), (16, 32, True), (1, 6, False), (6, 16, False)]
+)
+def test_layout_policy_keeps_16_channel_activations_channels_last(cin, cout, expected):
+    """auto: channels-last (XLA layout {1,3,2,0}, no reorders) for multiples of 16 output
+    channels fed by a channels-last or 1-4 channel input; plain otherwise."""
+    x, w, b = _data((2, cin, 6, 6), (cout, cin, 3, 3), cout)
+    fn = lambda x, w, b: _ext.conv_nd(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    text = _compiled_text(fn, x, w, b)
+    conv = next(line for line in text.splitlines() if "jtorch_onednn_conv_fwd" in line)
+    assert ("{1,3,2,0}" in conv) == expected, conv
+
+
+def test_batch_norm_sums_in_place_on_channels_last_activations():
+    """16-channel BatchNorms between oneDNN convolutions reduce with the channel-sum custom calls
+    and XLA keeps every activation channels-last: the only activation copies are the network's
+    input into that layout and its output back for the loss's reduction."""
+    import jtorch
+    from jtorch import nn
+
+    jtorch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+    )  # fmt: skip
+    x = jnp.asarray(_data((2, 16, 6, 6), (1,), 0)[0])
+    loss = lambda m, x: (m(x) ** 2).sum()
+    text = jax.jit(jtorch.value_and_grad(loss)).lower(model, x).compile().as_text()
+    assert text.count('custom_call_target="jtorch_channel_moments"') == 2
+    assert text.count('custom_call_target="jtorch_channel_grad_sums"') == 2
+    copies = [ln for ln in text.splitlines() if " copy(" in ln and "f32[2,16,6,6]" in ln]
+    assert len(copies) <= 2, copies
+
+
+def test_residual_block_train_steps_match_torch():
+    """conv-BN-ReLU-conv-BN + 1×1 downsample, ReLU (ResNet's block, channels-last throughout):
+    three SGD steps in a compiled train step against torch, then every parameter and buffer."""
+    import jtorch
+    from jtorch import nn, optim
+    from jtorch.train import stateful_train_step
+
+    def block(lib):
+        class Block(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = lib.nn.Conv2d(16, 32, 3, 2, 1, bias=False)
+                self.bn1 = lib.nn.BatchNorm2d(32)
+                self.conv2 = lib.nn.Conv2d(32, 32, 3, 1, 1, bias=False)
+                self.bn2 = lib.nn.BatchNorm2d(32)
+                self.down = lib.nn.Sequential(
+                    lib.nn.Conv2d(16, 32, 1, 2, bias=False), lib.nn.BatchNorm2d(32)
+                )
+                self.head = lib.nn.Linear(32 * 4 * 4, 10)
+
+            def forward(self, x):
+                out = lib.nn.functional.relu(self.bn1(self.conv1(x)))
+                out = lib.nn.functional.relu(self.bn2(self.conv2(out)) + self.down(x))
+                return self.head(out.reshape(out.shape[0], -1))
+
+        return Block()
+
+    torch.manual_seed(0)
+    t_model = block(torch).train()
+    j_model = block(jtorch).train()
+    j_model.load_state_dict(t_model.state_dict())
+    t_opt = torch.optim.SGD(t_model.parameters(), lr=0.05, momentum=0.9)
+    j_opt = optim.SGD(j_model.parameters(), lr=0.05, momentum=0.9)
+    step = stateful_train_step(nn.CrossEntropyLoss())
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = rng.standard_normal((4, 16, 8, 8)).astype(np.float32)
+        y = rng.integers(0, 10, 4)
+        t_opt.zero_grad()
+        torch.nn.functional.cross_entropy(t_model(torch.tensor(x)), torch.tensor(y)).backward()
+        t_opt.step()
+        step(j_model, j_opt, (jnp.asarray(x), jnp.asarray(y, jnp.int32)))
+    want = t_model.state_dict()
+    for key, value in j_model.state_dict().items():
+        np.testing.assert_allclose(
+            np.asarray(value), want[key].numpy(), 1e-4, 1e-4, err_msg=key
+        )  # after three steps of SGD with momentum: rtol=atol=1e-4

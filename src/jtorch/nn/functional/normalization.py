@@ -16,6 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jtorch import _ext
+from jtorch._ext import channel_stats
+
 __all__ = [
     "batch_norm",
     "batch_norm_stats",
@@ -94,17 +97,42 @@ def _batch_axes(x: jax.Array) -> tuple[int, ...]:
     return (0,) + tuple(range(2, x.ndim))
 
 
+def _in_place_stats(x: jax.Array) -> bool:
+    """Whether x's per-channel sums go to the C++ reductions that read channels-last activations
+    in place (float32 on the CPU, where the oneDNN convolutions store x channels-last)."""
+    return (
+        x.dtype == jnp.float32 and _ext.use_onednn() and _ext.channels_last_activations(x.shape[1])
+    )
+
+
+def _batch_moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per-channel mean and biased variance over (N, *) of (N, C, *), shaped (1, C, 1, ...)."""
+    shape = _channel_shape(x)
+    if _in_place_stats(x):
+        mean, var = channel_stats.moments(x)
+        return mean.reshape(shape), var.reshape(shape)
+    return _moments(x, _batch_axes(x))
+
+
+def _grad_sums(g: jax.Array, x: jax.Array, mean: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per-channel sum(g) and sum(g·(x − mean)) over (N, *), shaped (1, C, 1, ...)."""
+    shape = _channel_shape(x)
+    if _in_place_stats(x) and g.dtype == jnp.float32:
+        sum_g, sum_g_centred = channel_stats.grad_sums(g, x, mean.reshape(-1))
+        return sum_g.reshape(shape), sum_g_centred.reshape(shape)
+    axes = _batch_axes(x)
+    return jnp.sum(g, axis=axes, keepdims=True), jnp.sum(g * (x - mean), axis=axes, keepdims=True)
+
+
 def _train_norm_forward(
     x: jax.Array, weight: jax.Array, bias: jax.Array, eps: float
-) -> tuple[tuple[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]:
+) -> tuple[tuple[jax.Array, jax.Array, jax.Array], tuple[jax.Array, ...]]:
     """Normalise with the batch's own statistics: (output, mean, biased var) and the residuals."""
-    shape, axes = _channel_shape(x), _batch_axes(x)
-    mean = jnp.mean(x, axis=axes, keepdims=True)
-    centred = x - mean
-    var = jnp.mean(jnp.square(centred), axis=axes, keepdims=True)
+    shape = _channel_shape(x)
+    mean, var = _batch_moments(x)
     invstd = jax.lax.rsqrt(var + eps)
-    out = centred * (invstd * weight.reshape(shape)) + bias.reshape(shape)
-    return (out, mean, var), (centred, invstd, weight)
+    out = (x - mean) * (invstd * weight.reshape(shape)) + bias.reshape(shape)
+    return (out, mean, var), (x, mean, invstd, weight)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
@@ -114,30 +142,30 @@ def _train_norm(
     """Training-mode batch norm with a hand-written backward (reverse mode only).
 
     Autodiff of the forward keeps several full-size intermediates per layer alive and reads each
-    in its own pass; this backward needs only the centred input: two per-channel sums, sum(g) and
-    sum(g·(x − mean)), then one elementwise pass for the input gradient (torch's formula).
+    in its own pass; this backward needs only the input and its statistics: two per-channel sums,
+    sum(g) and sum(g·(x − mean)), then one elementwise pass for the input gradient (torch's
+    formula).
     """
     return _train_norm_forward(x, weight, bias, eps)[0]
 
 
 def _train_norm_backward(
     eps: float,
-    residuals: tuple[jax.Array, jax.Array, jax.Array],
+    residuals: tuple[jax.Array, ...],
     cotangents: tuple[jax.Array, jax.Array, jax.Array],
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    centred, invstd, weight = residuals
+    x, mean, invstd, weight = residuals
     g, g_mean, g_var = cotangents
-    shape, axes = _channel_shape(centred), _batch_axes(centred)
-    n = centred.size // centred.shape[1]
-    sum_g = jnp.sum(g, axis=axes, keepdims=True)
-    sum_g_centred = jnp.sum(g * centred, axis=axes, keepdims=True)
+    shape = _channel_shape(x)
+    n = x.size // x.shape[1]
+    sum_g, sum_g_centred = _grad_sums(g, x, mean)
     scale = weight.reshape(shape) * invstd
     # k·(g − mean(g) − x̂·mean(g·x̂)), plus what the batch mean and variance outputs receive
     centred_coef = (2 * g_var - scale * invstd * invstd * sum_g_centred) / n
-    grad_x = scale * g + centred_coef * centred + (g_mean - scale * sum_g) / n
+    grad_x = scale * g + centred_coef * (x - mean) + (g_mean - scale * sum_g) / n
     grad_weight = (sum_g_centred * invstd).reshape(-1)
     return (
-        grad_x.astype(centred.dtype),
+        grad_x.astype(x.dtype),
         grad_weight.astype(weight.dtype),
         sum_g.reshape(-1).astype(weight.dtype),
     )
