@@ -19,8 +19,9 @@ Environment:
   1-channel 11×11/4 conv ~8× faster plain). The default is deterministic: a measured choice
   can differ between runs, and so would the rounding of the results.
 - `JTORCH_ONEDNN_LAYOUT`: how XLA stores the activations the convolutions read and write.
-  `auto` (default): channels-last for multiples of 16 channels (`channels_last_activations`),
-  torch-plain otherwise; `plain` or `channels_last` for every convolution. Channels-last
+  `auto` (default): channels-last for convolutions whose input and output channels are
+  multiples of 16 (`channels_last_activations`), torch-plain otherwise; `plain` or
+  `channels_last` for every convolution. Channels-last
   arrays keep their (N, C, *spatial) shape: the FFI calls declare the layout and XLA carries
   it through the elementwise ops between convolutions, so the blocked-layout reorders
   `JTORCH_ONEDNN_BLOCKED` describes (about 8% of a ResNet-18 step) disappear.
@@ -318,11 +319,12 @@ def channels_last_activations(channels: int) -> bool:
 
 
 def _channels_last(c_in: int, c_out: int) -> bool:
-    """Layout policy of one convolution: channels-last outputs whose input is channels-last too,
-    or a network's 1-4 channel image."""
+    """Layout policy of one convolution: channels-last when both its input and its output are.
+    A network's 1-3 channel image stays plain: on it the blocked primitives (plus one copy of
+    their output into channels-last) beat the channels-last kernels (ResNet-18's stem)."""
     if os.environ.get("JTORCH_ONEDNN_LAYOUT", "auto") != "auto":
         return channels_last_activations(c_out)
-    return channels_last_activations(c_out) and (channels_last_activations(c_in) or c_in <= 4)
+    return channels_last_activations(c_in) and channels_last_activations(c_out)
 
 
 def _is_f32(*arrays) -> bool:
