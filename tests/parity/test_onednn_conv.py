@@ -202,6 +202,11 @@ def test_policy_follows_environment(monkeypatch):
     assert not _ext.use_onednn()
     monkeypatch.setenv("JTORCH_CPU_CONV", "onednn")
     assert _ext.use_onednn() == (jax.default_backend() == "cpu")
+    monkeypatch.setenv("JTORCH_ONEDNN_LAYOUT", "plain")
+    assert not _ext.channels_last_activations(64)
+    monkeypatch.setenv("JTORCH_ONEDNN_LAYOUT", "nhwc")
+    with pytest.raises(ValueError, match="JTORCH_ONEDNN_LAYOUT='nhwc': expected 'auto'"):
+        _ext.channels_last_activations(64)
 
 
 @pytest.mark.parametrize("argnums", [(0,), (1,), (2,), (1, 2)], ids=str)

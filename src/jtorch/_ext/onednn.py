@@ -21,10 +21,10 @@ Environment:
 - `JTORCH_ONEDNN_LAYOUT`: how XLA stores the activations the convolutions read and write.
   `auto` (default): channels-last for convolutions whose input and output channels are
   multiples of 16 (`channels_last_activations`), torch-plain otherwise; `plain` or
-  `channels_last` for every convolution. Channels-last
-  arrays keep their (N, C, *spatial) shape: the FFI calls declare the layout and XLA carries
-  it through the elementwise ops between convolutions, so the blocked-layout reorders
-  `JTORCH_ONEDNN_BLOCKED` describes (about 8% of a ResNet-18 step) disappear.
+  `channels_last` for every convolution. Channels-last arrays keep their (N, C, *spatial)
+  shape: the FFI calls declare the layout and XLA carries it through the elementwise ops
+  between convolutions, so the blocked-layout reorders `JTORCH_ONEDNN_BLOCKED` describes
+  (about 8% of a ResNet-18 step) disappear.
 """
 
 from __future__ import annotations
@@ -312,17 +312,26 @@ def channels_last_activations(channels: int) -> bool:
     keeps the BatchNorm/ReLU/add between convolutions in it. Its kernels want whole 16-channel
     vectors, so `auto` uses it for multiples of 16 channels (LeNet's 6-channel layer stays
     plain, with blocked primitives)."""
-    mode = os.environ.get("JTORCH_ONEDNN_LAYOUT", "auto")
-    if mode in ("plain", "channels_last"):
+    mode = _layout_mode()
+    if mode != "auto":
         return mode == "channels_last"
     return channels % 16 == 0
+
+
+def _layout_mode() -> str:
+    mode = os.environ.get("JTORCH_ONEDNN_LAYOUT", "auto")
+    if mode not in ("auto", "plain", "channels_last"):
+        raise ValueError(
+            f"JTORCH_ONEDNN_LAYOUT={mode!r}: expected 'auto', 'plain' or 'channels_last'"
+        )
+    return mode
 
 
 def _channels_last(c_in: int, c_out: int) -> bool:
     """Layout policy of one convolution: channels-last when both its input and its output are.
     A network's 1-3 channel image stays plain: on it the blocked primitives (plus one copy of
     their output into channels-last) beat the channels-last kernels (ResNet-18's stem)."""
-    if os.environ.get("JTORCH_ONEDNN_LAYOUT", "auto") != "auto":
+    if _layout_mode() != "auto":
         return channels_last_activations(c_out)
     return channels_last_activations(c_in) and channels_last_activations(c_out)
 
