@@ -206,12 +206,12 @@ dnnl::convolution_forward::primitive_desc fwd_pd(const Problem& p) {
   if (p.bias.empty())
     return dnnl::convolution_forward::primitive_desc(
         eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-        prim_data_md(p, p.src), any_md(p, p.wei), prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l,
-        p.pad_r, attr);
+        prim_data_md(p, p.src), any_md(p, p.wei), prim_data_md(p, p.dst), p.strides, p.dilates,
+        p.pad_l, p.pad_r, attr);
   return dnnl::convolution_forward::primitive_desc(
       eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-      prim_data_md(p, p.src), any_md(p, p.wei), plain_md(p.bias), prim_data_md(p, p.dst), p.strides,
-      p.dilates, p.pad_l, p.pad_r, attr);
+      prim_data_md(p, p.src), any_md(p, p.wei), plain_md(p.bias), prim_data_md(p, p.dst),
+      p.strides, p.dilates, p.pad_l, p.pad_r, attr);
 }
 
 struct Fwd {
@@ -240,8 +240,9 @@ struct BwdData {
     q.bias.clear();
     auto hint = fwd_pd(q);
     dnnl::convolution_backward_data::primitive_desc pd(
-        cpu_engine(), dnnl::algorithm::convolution_direct, prim_data_md(p, p.src), any_md(p, p.wei),
-        prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint, user_scratchpad());
+        cpu_engine(), dnnl::algorithm::convolution_direct, prim_data_md(p, p.src),
+        any_md(p, p.wei), prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint,
+        user_scratchpad());
     prim = dnnl::convolution_backward_data(pd);
     pad = pd.scratchpad_desc();
     diff_dst.init(data_md(p, p.dst), pd.diff_dst_desc(), false);
@@ -262,13 +263,13 @@ struct BwdWeights {
     dnnl::convolution_backward_weights::primitive_desc pd =
         p.bias.empty()
             ? dnnl::convolution_backward_weights::primitive_desc(
-                  eng, dnnl::algorithm::convolution_direct, prim_data_md(p, p.src), any_md(p, p.wei),
-                  prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r, hint,
-                  user_scratchpad())
+                  eng, dnnl::algorithm::convolution_direct, prim_data_md(p, p.src),
+                  any_md(p, p.wei), prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l,
+                  p.pad_r, hint, user_scratchpad())
             : dnnl::convolution_backward_weights::primitive_desc(
-                  eng, dnnl::algorithm::convolution_direct, prim_data_md(p, p.src), any_md(p, p.wei),
-                  plain_md(p.bias), prim_data_md(p, p.dst), p.strides, p.dilates, p.pad_l, p.pad_r,
-                  hint, user_scratchpad());
+                  eng, dnnl::algorithm::convolution_direct, prim_data_md(p, p.src),
+                  any_md(p, p.wei), plain_md(p.bias), prim_data_md(p, p.dst), p.strides,
+                  p.dilates, p.pad_l, p.pad_r, hint, user_scratchpad());
     prim = dnnl::convolution_backward_weights(pd);
     pad = pd.scratchpad_desc();
     src.init(data_md(p, p.src), pd.src_desc(), false);

@@ -16,10 +16,10 @@ from jtorch._ext.onednn import channels_last_layout
 
 def moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Per-channel mean and biased variance of float32 (N, C, *) as two (C,) arrays."""
-    c = (jax.ShapeDtypeStruct((x.shape[1],), jnp.float32),) * 2
+    per_channel = (jax.ShapeDtypeStruct((x.shape[1],), jnp.float32),) * 2
     return jax.ffi.ffi_call(
         "jtorch_channel_moments",
-        c,
+        per_channel,
         vmap_method="sequential",
         input_layouts=[channels_last_layout(x.ndim)],
     )(x)
@@ -27,11 +27,11 @@ def moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def grad_sums(g: jax.Array, x: jax.Array, mean: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Per-channel sum(g) and sum(g·(x − mean)) of float32 (N, C, *) g and x, mean (C,)."""
-    c = (jax.ShapeDtypeStruct((x.shape[1],), jnp.float32),) * 2
+    per_channel = (jax.ShapeDtypeStruct((x.shape[1],), jnp.float32),) * 2
     layout = channels_last_layout(x.ndim)
     return jax.ffi.ffi_call(
         "jtorch_channel_grad_sums",
-        c,
+        per_channel,
         vmap_method="sequential",
         input_layouts=[layout, layout, None],
     )(g, x, mean)
