@@ -3,9 +3,7 @@
 // own reductions over (N, *spatial) would first copy each activation back to row-major; here
 // the data are read as they lie: rows of C contiguous floats, one per (n, *spatial) position.
 //
-// Sums accumulate in double, one partial row of C sums per OpenMP thread.
-
-#include <omp.h>
+// Sums accumulate in double, in a fixed order (see reduce_rows): the same bits on every run.
 
 #include <cstdint>
 #include <vector>
@@ -65,18 +63,26 @@ void add_grad_products(const float* g, const float* x, int64_t begin, int64_t en
   }
 }
 
-// Runs body(begin, end, partials) on each thread's share of the rows, with `width` zeroed
-// doubles of its own, and returns the partials summed over threads.
+// The rows are cut into a fixed number of blocks that depends only on the row count, never on
+// the thread count; each block's partial sums go to a slot of their own, and the slots are added
+// in block order afterwards. So the result is the same bits on every run and with any number of
+// threads (adding partials as threads finish, under a lock, would make the order, and so the
+// rounding, depend on timing).
+constexpr int64_t kBlocks = 64;
+
+// Runs body(begin, end, partials) on each block of rows, with `width` zeroed doubles of its
+// own, and returns the partials summed in block order.
 template <typename Body>
 std::vector<double> reduce_rows(int64_t rows, int64_t width, Body&& body) {
+  int64_t blocks = rows < kBlocks ? rows : kBlocks;
+  std::vector<double> parts(static_cast<size_t>(blocks * width), 0.0);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    body(rows * b / blocks, rows * (b + 1) / blocks, parts.data() + b * width);
+  }
   std::vector<double> total(width, 0.0);
-#pragma omp parallel
-  {
-    int threads = omp_get_num_threads(), t = omp_get_thread_num();
-    int64_t begin = rows * t / threads, end = rows * (t + 1) / threads;
-    std::vector<double> part(width, 0.0);
-    body(begin, end, part.data());
-#pragma omp critical
+  for (int64_t b = 0; b < blocks; ++b) {
+    const double* part = parts.data() + b * width;
     for (int64_t j = 0; j < width; ++j) total[j] += part[j];
   }
   return total;

@@ -19,7 +19,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -72,9 +72,28 @@ void* scratch(int slot, size_t bytes) {
     size_t n = (bytes + 63) / 64 * 64;
     b.p = std::aligned_alloc(64, n);
     b.n = b.p ? n : 0;
+    // Caught by the handler's try/catch: an FFI error instead of oneDNN writing through null.
+    if (!b.p) throw std::runtime_error("no memory for " + std::to_string(n) + " scratch bytes");
   }
   return b.p;
 }
+
+// What a cached primitive computes.
+enum Kind : int64_t { kFwd, kBwdData, kBwdWeights, kBwd };
+
+using Key = std::vector<int64_t>;
+
+struct KeyHash {
+  size_t operator()(const Key& k) const {
+    size_t h = 0;
+    for (int64_t v : k) h ^= std::hash<int64_t>()(v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h;
+  }
+};
+
+// A program with more distinct convolution problems than this rebuilds its primitives as they
+// come back, instead of keeping every primitive (and its memory) for the life of the process.
+constexpr size_t kMaxCachedProblems = 512;
 
 // The convolution problem in oneDNN's terms (all torch-plain at the boundary).
 struct Problem {
@@ -85,14 +104,15 @@ struct Problem {
   int mode = 1;  // 1: blocked ("any") layouts inside the primitives, 0: plain
   bool channels_last = false;  // activations stored (N, *spatial, C) by XLA
 
-  std::string key(const char* kind) const {
-    std::ostringstream s;
-    s << kind << '|' << mode << '|' << channels_last << '|' << groups << '|' << relu;
+  // The problem as a flat list of integers: the key of the primitive and layout caches
+  // (each dims list is preceded by its length, so no two problems share a key).
+  Key key(Kind kind) const {
+    Key k{kind, mode, channels_last, groups, relu};
     for (const dims* d : {&src, &wei, &dst, &bias, &strides, &dilates, &pad_l, &pad_r}) {
-      s << '|';
-      for (auto v : *d) s << v << ',';
+      k.push_back(static_cast<int64_t>(d->size()));
+      k.insert(k.end(), d->begin(), d->end());
     }
-    return s.str();
+    return k;
   }
 };
 
@@ -280,10 +300,10 @@ struct BwdWeights {
 
 // The primitives of type T for problem `p`, built on first use.
 template <typename T, typename P>
-std::shared_ptr<T> cached(const P& p, const char* kind) {
+std::shared_ptr<T> cached(const P& p, Kind kind) {
   static std::mutex mu;
-  static std::unordered_map<std::string, std::shared_ptr<T>> cache;
-  std::string k = p.key(kind);
+  static std::unordered_map<Key, std::shared_ptr<T>, KeyHash> cache;
+  Key k = p.key(kind);
   {
     std::lock_guard<std::mutex> lock(mu);
     auto it = cache.find(k);
@@ -291,7 +311,8 @@ std::shared_ptr<T> cached(const P& p, const char* kind) {
   }
   auto made = std::make_shared<T>(p);
   std::lock_guard<std::mutex> lock(mu);
-  return cache.emplace(k, made).first->second;
+  if (cache.size() >= kMaxCachedProblems) cache.clear();  // callers hold their own shared_ptr
+  return cache.emplace(std::move(k), made).first->second;
 }
 
 dims to_dims(ffi::Span<const int64_t> s) { return dims(s.begin(), s.end()); }
@@ -341,7 +362,7 @@ ffi::Error guarded(F&& f) {
 // primitives) and remember the faster. The last run is in the chosen mode, so the outputs
 // are the chosen mode's.
 template <typename Exec>
-void tuned(const Problem& p, const char* kind, Exec&& exec) {
+void tuned(const Problem& p, Kind kind, Exec&& exec) {
   int mode = p.channels_last ? 1 : g_blocked.load();  // channels-last: weights "any"
   Problem q = p;
   if (mode == 2) {
@@ -355,9 +376,9 @@ void tuned(const Problem& p, const char* kind, Exec&& exec) {
     return;
   }
   static std::mutex mu;
-  static std::unordered_map<std::string, int> choice;
+  static std::unordered_map<Key, int, KeyHash> choice;
   q.mode = -1;
-  std::string key = q.key(kind);
+  Key key = q.key(kind);
   {
     std::lock_guard<std::mutex> lock(mu);
     auto it = choice.find(key);
@@ -423,8 +444,8 @@ ffi::Error ConvFwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
     Problem p = make_problem(to_dims(x.dimensions()), to_dims(w.dimensions()),
                              to_dims(y->dimensions()), stride, dilation, pad_l, pad_r, groups,
                              has_bias != 0, relu != 0, channels_last != 0);
-    tuned(p, "fwd", [&](const Problem& p) {
-      auto c = cached<Fwd>(p, "fwd");
+    tuned(p, kFwd, [&](const Problem& p) {
+      auto c = cached<Fwd>(p, kFwd);
       dnnl::stream s(cpu_engine());
       memory src = c->src.input(s, x.untyped_data(), 0);
       memory wei = c->wei.input(s, w.untyped_data(), 1);
@@ -450,9 +471,9 @@ ffi::Error ConvBwdDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
     Problem p = make_problem(to_dims(dx->dimensions()), to_dims(w.dimensions()),
                              to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
                              false, false, channels_last != 0);
-    tuned(p, "bwd_data", [&](const Problem& p) {
+    tuned(p, kBwdData, [&](const Problem& p) {
       dnnl::stream s(cpu_engine());
-      run_bwd_data(s, *cached<BwdData>(p, "bwd_data"), dy.untyped_data(), w.untyped_data(),
+      run_bwd_data(s, *cached<BwdData>(p, kBwdData), dy.untyped_data(), w.untyped_data(),
                    dx->untyped_data());
       s.wait();
     });
@@ -468,8 +489,8 @@ ffi::Error ConvBwdWeightsImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
     Problem p = make_problem(to_dims(x.dimensions()), to_dims(dw->dimensions()),
                              to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
                              has_bias != 0, false, channels_last != 0);
-    tuned(p, "bwd_weights", [&](const Problem& p) {
-      auto c = cached<BwdWeights>(p, "bwd_weights");
+    tuned(p, kBwdWeights, [&](const Problem& p) {
+      auto c = cached<BwdWeights>(p, kBwdWeights);
       dnnl::stream s(cpu_engine());
       memory ddst = c->diff_dst.input(s, dy.untyped_data(), 0);
       run_bwd_weights(s, *c, p, ddst, x.untyped_data(), dw->untyped_data(), db->untyped_data(), 1);
@@ -491,11 +512,11 @@ ffi::Error ConvBwdImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::Bu
     Problem p = make_problem(to_dims(x.dimensions()), to_dims(w.dimensions()),
                              to_dims(dy.dimensions()), stride, dilation, pad_l, pad_r, groups,
                              has_bias != 0, false, channels_last != 0);
-    tuned(p, "bwd", [&](const Problem& p) {
+    tuned(p, kBwd, [&](const Problem& p) {
       Problem q = p;
       q.bias.clear();
-      auto bd = cached<BwdData>(q, "bwd_data");
-      auto bw = cached<BwdWeights>(p, "bwd_weights");
+      auto bd = cached<BwdData>(q, kBwdData);
+      auto bw = cached<BwdWeights>(p, kBwdWeights);
       dnnl::stream s(cpu_engine());
       memory ddst = run_bwd_data(s, *bd, dy.untyped_data(), w.untyped_data(), dx->untyped_data());
       memory ddst_w = bw->diff_dst.prim == bd->diff_dst.prim
