@@ -5,7 +5,7 @@ loss, backward (optionally over k micro-batches), clipping, `optimizer.step`, me
 wrappers compile it:
 
 - stateful: `stateful_train_step(...)` is `jtorch.jit` of the body; it updates the model and
-  optimizer in place (what `fit` and DESIGN.md's examples use);
+  optimizer in place (what `fit` and the README's examples use);
 - functional: `make_train_step(...)` returns a pure `step(state, batch) -> (state, metrics)` over a
   `TrainState` pytree (parameters, buffers, optimizer state, RNG, step), for Flax/Optax programs.
 
