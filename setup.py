@@ -1,4 +1,4 @@
-"""Build the optional oneDNN convolution extension (jtorch._ext._onednn_conv).
+"""Build the optional oneDNN convolution extension (jtorch._backend._onednn_conv).
 
 Metadata lives in pyproject.toml; this file only adds the C++ extension. The extension is
 optional: when oneDNN's headers/library (the `onednn-devel-cpu-gomp` wheel), jaxlib's XLA FFI
@@ -61,7 +61,7 @@ def _extensions() -> list[Extension]:
     inc, lib = dirs
     return [
         Extension(
-            "jtorch._ext._onednn_conv",
+            "jtorch._backend._onednn_conv",
             sources=["csrc/onednn_conv.cc", "csrc/channel_stats.cc"],
             include_dirs=[str(inc), str(ffi_inc)],
             library_dirs=[str(lib)],

@@ -1,4 +1,4 @@
-"""oneDNN convolutions (jtorch._ext) against XLA's convolution and torch eager, on the CPU.
+"""oneDNN convolutions (jtorch._backend) against XLA's convolution and torch eager, on the CPU.
 
 1. Single convolutions, forward + backward (grads of input, weight, bias) over the seed models'
    conv shapes: LeNet (B=128), AlexNet (224×224, B=16) and ResNet-18 CIFAR-stem 3×3 convs
@@ -29,8 +29,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import best_of  # noqa: E402
 
-from jtorch import _ext  # noqa: E402
-from jtorch._ext import onednn  # noqa: E402
+from jtorch import _backend  # noqa: E402
+from jtorch._backend import onednn_conv  # noqa: E402
+from jtorch.nn.functional.conv import _xla_conv  # noqa: E402
 
 # (label, batch, C_in, H, C_out, kernel, stride, padding)
 SHAPES = [
@@ -77,7 +78,7 @@ def _conv_contenders(rng, torch, n, c, h, o, k, s, p) -> dict:
             t.grad = None
         torch.nn.functional.conv2d(tx, tw, tb, s, p).backward(tg)
 
-    return {"onednn": step(_ext.conv_nd), "xla": step(onednn._xla_conv), "torch": torch_step}
+    return {"onednn": step(onednn_conv.conv_nd), "xla": step(_xla_conv), "torch": torch_step}
 
 
 def bench_convs(rounds: int, torch) -> None:
@@ -184,8 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    if not _ext.available():
-        sys.exit(f"oneDNN extension not available: {_ext.load_error()}")
+    if not _backend.available():
+        sys.exit(f"oneDNN extension not available: {_backend.load_error()}")
     print(f"jax {jax.__version__}, torch {torch.__version__} ({args.threads} threads)")
     if "convs" in args.part:
         bench_convs(args.rounds, torch)

@@ -22,9 +22,9 @@ import numpy as np
 import jax, jax.numpy as jnp
 import jtorch
 from jtorch import nn
-from jtorch._ext import onednn
+from jtorch._backend import enabled, layout
 
-if not (onednn.use_onednn() and onednn.channels_last_activations(32)):
+if not (enabled() and layout.activations_channels_last(32)):
     print("no-in-place-sums")
     sys.exit(0)
 

@@ -1,4 +1,4 @@
-"""oneDNN convolutions (jtorch._ext) against torch and against XLA's conv_general_dilated.
+"""oneDNN convolutions (jtorch._backend) against torch and against XLA's conv_general_dilated.
 
 Forward values and gradients w.r.t. input, weight and bias over a seeded grid of configurations
 (1-3 spatial dims, strides, symmetric/asymmetric padding, dilations, groups, bias; transposed
@@ -15,11 +15,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from jtorch import _ext  # noqa: E402
-from jtorch._ext import onednn  # noqa: E402
+from jtorch import _backend  # noqa: E402
+from jtorch._backend import layout, native, onednn_conv  # noqa: E402
+from jtorch.nn.functional import conv as F_conv  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
-    not _ext.available(), reason=f"oneDNN extension not available: {_ext.load_error()}"
+    not _backend.available(), reason=f"oneDNN extension not available: {_backend.load_error()}"
 )
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -113,8 +114,8 @@ def test_conv_matches_torch_and_xla(dim, cin, cout, k, stride, padding, dilation
     monkeypatch.setenv("JTORCH_ONEDNN_LAYOUT", layout)
     x, w, b = _data((2, cin, *spatial), (cout, cin // groups, *k), cout * bias)
     args = (stride, padding, dilation, groups)
-    fn = lambda x, w, b: _ext.conv_nd(x, w, b, *args)
-    ref = lambda x, w, b: onednn._xla_conv(x, w, b, *args)
+    fn = lambda x, w, b: onednn_conv.conv_nd(x, w, b, *args)
+    ref = lambda x, w, b: F_conv._xla_conv(x, w, b, *args)
     shape = jax.eval_shape(ref, x, w, b).shape
     g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     got = _jax_value_and_grads(fn, x, w, b, g)
@@ -138,8 +139,8 @@ def test_conv_transpose_matches_torch_and_xla(dim, cin, cout, k, stride, padding
                                               dilation, groups, bias, spatial):  # fmt: skip
     x, w, b = _data((2, cin, *spatial), (cin, cout // groups, *k), cout * bias)
     args = (stride, padding, output_padding, dilation, groups)
-    fn = lambda x, w, b: _ext.conv_transpose_nd(x, w, b, *args)
-    ref = lambda x, w, b: onednn._xla_conv_transpose(x, w, b, *args)
+    fn = lambda x, w, b: onednn_conv.conv_transpose_nd(x, w, b, *args)
+    ref = lambda x, w, b: F_conv._xla_conv_transpose(x, w, b, *args)
     shape = jax.eval_shape(ref, x, w, b).shape
     g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     got = _jax_value_and_grads(fn, x, w, b, g)
@@ -155,7 +156,8 @@ def test_conv_transpose_matches_torch_and_xla(dim, cin, cout, k, stride, padding
 def test_fused_relu_matches_torch():
     x, w, b = _data((2, 3, 8, 8), (4, 3, 3, 3), 4)
     g = np.random.default_rng(1).standard_normal((2, 4, 8, 8)).astype(np.float32)
-    fn = lambda x, w, b: _ext.conv_nd(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, relu=True)
+    args = ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    fn = lambda x, w, b: onednn_conv.conv_nd(x, w, b, *args, relu=True)
     got = _jax_value_and_grads(fn, x, w, b, g)
     want = _torch_value_and_grads(lambda x, w, b: tF.relu(tF.conv2d(x, w, b, 1, 1)), x, w, b, g)
     _assert_same(got, want, "relu")
@@ -164,8 +166,8 @@ def test_fused_relu_matches_torch():
 def test_composes_with_grad_and_vmap():
     x, w, b = _data((3, 2, 4, 7, 7), (6, 4, 3, 3), 6)
     args = ((2, 1), ((1, 1), (0, 2)), (1, 1), 1)
-    conv = lambda x, w, b: _ext.conv_nd(x, w, b, *args)
-    ref = lambda x, w, b: onednn._xla_conv(x, w, b, *args)
+    conv = lambda x, w, b: onednn_conv.conv_nd(x, w, b, *args)
+    ref = lambda x, w, b: F_conv._xla_conv(x, w, b, *args)
     # vmap over a leading axis of the input only, and of input and weight together
     np.testing.assert_allclose(
         jax.vmap(conv, (0, None, None))(x, w, b), jax.vmap(ref, (0, None, None))(x, w, b),
@@ -190,23 +192,37 @@ def test_non_float32_inputs_fall_back_to_xla():
     x, w, b = _data((1, 2, 5, 5), (3, 2, 3, 3), 3)
     xb, wb = jnp.asarray(x, jnp.bfloat16), jnp.asarray(w, jnp.bfloat16)
     args = ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)
-    got = _ext.conv_nd(xb, wb, None, *args)
+    got = _backend.kernels.conv_nd(xb, wb, None, *args, portable=F_conv._xla_conv)
     assert got.dtype == jnp.bfloat16
     np.testing.assert_allclose(
-        np.asarray(got, np.float32), np.asarray(onednn._xla_conv(xb, wb, None, *args), np.float32)
+        np.asarray(got, np.float32), np.asarray(F_conv._xla_conv(xb, wb, None, *args), np.float32)
     )
 
 
 def test_policy_follows_environment(monkeypatch):
     monkeypatch.setenv("JTORCH_CPU_CONV", "xla")
-    assert not _ext.use_onednn()
+    assert not _backend.enabled()
     monkeypatch.setenv("JTORCH_CPU_CONV", "onednn")
-    assert _ext.use_onednn() == (jax.default_backend() == "cpu")
+    assert _backend.enabled()
     monkeypatch.setenv("JTORCH_ONEDNN_LAYOUT", "plain")
-    assert not _ext.channels_last_activations(64)
+    assert not layout.activations_channels_last(64)
     monkeypatch.setenv("JTORCH_ONEDNN_LAYOUT", "nhwc")
     with pytest.raises(ValueError, match="JTORCH_ONEDNN_LAYOUT='nhwc': expected 'auto'"):
-        _ext.channels_last_activations(64)
+        layout.activations_channels_last(64)
+
+
+def test_kernel_is_chosen_per_lowering_platform():
+    """One traced F.conv2d step carries both paths: lowered for the CPU it calls oneDNN, lowered
+    for CUDA (possible on a CPU-only host) it is XLA's convolution with no oneDNN call."""
+    import jtorch.nn.functional as F
+
+    x, w, b = _data((2, 16, 6, 6), (16, 16, 3, 3), 16)
+    step = jax.jit(jax.grad(lambda x, w, b: (F.conv2d(x, w, b, padding=1) ** 2).sum(), (0, 1)))
+    traced = step.trace(x, w, b)
+    cpu = traced.lower(lowering_platforms=("cpu",)).as_text()
+    cuda = traced.lower(lowering_platforms=("cuda",)).as_text()
+    assert "jtorch_onednn_conv" in cpu and "stablehlo.convolution" not in cpu
+    assert "jtorch_onednn_conv" not in cuda and "stablehlo.convolution" in cuda
 
 
 @pytest.mark.parametrize("argnums", [(0,), (1,), (2,), (1, 2)], ids=str)
@@ -216,8 +232,8 @@ def test_partial_gradients_skip_unneeded_passes(argnums):
     args = ((2, 1), ((1, 0), (1, 1)), (1, 2), 2)
     g = np.random.default_rng(1).standard_normal((2, 6, 3, 5)).astype(np.float32)
     loss = lambda f: lambda x, w, b: (f(x, w, b, *args) * g).sum()
-    got = jax.jit(jax.grad(loss(_ext.conv_nd), argnums))(x, w, b)
-    want = jax.grad(loss(onednn._xla_conv), argnums)(x, w, b)
+    got = jax.jit(jax.grad(loss(onednn_conv.conv_nd), argnums))(x, w, b)
+    want = jax.grad(loss(F_conv._xla_conv), argnums)(x, w, b)
     for a, e in zip(got, want):
         np.testing.assert_allclose(a, e, RTOL, ATOL)
 
@@ -225,14 +241,14 @@ def test_partial_gradients_skip_unneeded_passes(argnums):
 @pytest.mark.parametrize("mode", [0, 1], ids=["plain", "blocked"])
 def test_both_layout_modes_match_xla(mode):
     """The layout modes the default (measured) mode chooses between, each forced in turn."""
-    lib = onednn._state["lib"]
+    lib = native._state["lib"]
     x, w, b = _data((2, 8, 9, 9), (16, 4, 3, 3), 16)
     args = ((2, 1), ((1, 2), (1, 1)), (1, 2), 2)
     g = np.random.default_rng(1).standard_normal((2, 16, 5, 7)).astype(np.float32)
-    ref = _jax_value_and_grads(lambda x, w, b: onednn._xla_conv(x, w, b, *args), x, w, b, g)
+    ref = _jax_value_and_grads(lambda x, w, b: F_conv._xla_conv(x, w, b, *args), x, w, b, g)
     lib.jtorch_onednn_set_blocked(mode)
     try:
-        got = _jax_value_and_grads(lambda x, w, b: _ext.conv_nd(x, w, b, *args), x, w, b, g)
+        got = _jax_value_and_grads(lambda x, w, b: onednn_conv.conv_nd(x, w, b, *args), x, w, b, g)
     finally:
         lib.jtorch_onednn_set_blocked(2)
     _assert_same(got, ref, f"mode {mode}")
@@ -249,7 +265,7 @@ def test_layout_policy_keeps_16_channel_activations_channels_last(cin, cout, exp
     """auto: channels-last (XLA layout {1,3,2,0}, no reorders) when input and output channels
     are multiples of 16; plain otherwise."""
     x, w, b = _data((2, cin, 6, 6), (cout, cin, 3, 3), cout)
-    fn = lambda x, w, b: _ext.conv_nd(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    fn = lambda x, w, b: onednn_conv.conv_nd(x, w, b, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     text = _compiled_text(fn, x, w, b)
     conv = next(line for line in text.splitlines() if "jtorch_onednn_conv_fwd" in line)
     assert ("{1,3,2,0}" in conv) == expected, conv
@@ -262,7 +278,7 @@ def test_batch_norm_sums_in_place_on_channels_last_activations():
     import jtorch
     from jtorch import nn
 
-    if not _ext.use_onednn():
+    if not _backend.enabled():
         pytest.skip("convolutions dispatch to XLA here (JTORCH_CPU_CONV=xla or not a CPU)")
     jtorch.manual_seed(0)
     model = nn.Sequential(

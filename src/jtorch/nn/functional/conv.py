@@ -1,8 +1,9 @@
 """Convolutions in torch layouts (NCL/NCHW/NCDHW inputs, OI... weights).
 
-Each function checks and normalises torch's arguments here, then runs on oneDNN custom calls on
-the CPU (`jtorch._ext`) or else on one `lax.conv_general_dilated` with dimension numbers that keep
-torch's layouts (the XLA reference in `jtorch._ext.onednn`), so no transposes are added.
+Each function checks and normalises torch's arguments here and computes with one
+`lax.conv_general_dilated` whose dimension numbers keep torch's layouts, so no transposes are
+added; the backend (`jtorch._backend.kernels`) swaps in oneDNN's primitives where the program is
+lowered for the CPU.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
-from jtorch import _ext
-from jtorch._ext.onednn import _xla_conv, _xla_conv_transpose
+from jtorch._backend import kernels
 from jtorch.nn.functional._utils import _ntuple
 
 __all__ = [
@@ -113,8 +114,9 @@ def _conv(
                 f"{fn}: kernel size {kernel} (dilation {dilation}) is larger than the padded "
                 f"input of shape {tuple(x.shape)} with padding {pads}"
             )
-    conv = _ext.conv_nd if _ext.use_onednn() else _xla_conv  # CPU: oneDNN custom calls
-    y = conv(x, w.astype(x.dtype), bias, stride, pads, dilation, groups)
+    y = kernels.conv_nd(
+        x, w.astype(x.dtype), bias, stride, pads, dilation, groups, portable=_xla_conv
+    )
     return y[0] if unbatched else y
 
 
@@ -171,9 +173,10 @@ def _conv_transpose(
                 f"{fn}: `output_padding`={output_padding} must be smaller than either stride "
                 f"{stride} or dilation {dilation}"
             )
-    # CPU: oneDNN's backward-data primitive (jtorch._ext); otherwise XLA
-    conv_t = _ext.conv_transpose_nd if _ext.use_onednn() else _xla_conv_transpose
-    y = conv_t(x, w.astype(x.dtype), bias, stride, padding, output_padding, dilation, groups)
+    w = w.astype(x.dtype)
+    y = kernels.conv_transpose_nd(
+        x, w, bias, stride, padding, output_padding, dilation, groups, portable=_xla_conv_transpose
+    )
     return y[0] if unbatched else y
 
 
@@ -216,3 +219,57 @@ def conv_transpose3d(
         "conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
         dilation,
     )  # fmt: skip
+
+
+def _dimension_numbers(n: int) -> lax.ConvDimensionNumbers:
+    sp = "DHW"[3 - n :]
+    ones = (1,) * (n + 2)
+    return lax.conv_dimension_numbers(ones, ones, ("NC" + sp, "OI" + sp, "NC" + sp))
+
+
+def _xla_conv(x, w, b, stride, padding, dilation, groups, relu=False):
+    """y = conv(x, w) + b (optionally ReLU'd) for normalised torch arguments: padding as (lo, hi)
+    pairs, stride and dilation as tuples (the portable form of `kernels.conv_nd`)."""
+    n = x.ndim - 2
+    y = lax.conv_general_dilated(
+        x,
+        w.astype(x.dtype),
+        window_strides=tuple(stride),
+        padding=[tuple(p) for p in padding],
+        rhs_dilation=tuple(dilation),
+        dimension_numbers=_dimension_numbers(n),
+        feature_group_count=groups,
+    )
+    if b is not None:
+        y = y + jnp.asarray(b).astype(y.dtype).reshape((1, -1) + (1,) * n)
+    return jnp.maximum(y, 0) if relu else y
+
+
+def _xla_conv_transpose(x, w, b, stride, padding, output_padding, dilation, groups):
+    """Transposed convolution for normalised torch arguments (the portable form of
+    `kernels.conv_transpose_nd`): a forward conv of the stride-dilated input with the
+    rearranged, flipped weight."""
+    n = x.ndim - 2
+    kernel = w.shape[2:]
+    cin, cout_g = w.shape[0], w.shape[1]
+    # (in, out/g, k...) -> (out, in/g, k...), kernel flipped: the transpose of a forward conv
+    w = w.reshape((groups, cin // groups, cout_g) + kernel)
+    w = jnp.swapaxes(w, 1, 2).reshape((groups * cout_g, cin // groups) + kernel)
+    w = jnp.flip(w, axis=tuple(range(2, n + 2)))
+    pads = [
+        (d * (k - 1) - p, d * (k - 1) - p + op)
+        for k, d, p, op in zip(kernel, dilation, padding, output_padding)
+    ]
+    y = lax.conv_general_dilated(
+        x,
+        w.astype(x.dtype),
+        window_strides=(1,) * n,
+        padding=pads,
+        lhs_dilation=tuple(stride),
+        rhs_dilation=tuple(dilation),
+        dimension_numbers=_dimension_numbers(n),
+        feature_group_count=groups,
+    )
+    if b is not None:
+        y = y + jnp.asarray(b).astype(y.dtype).reshape((1, -1) + (1,) * n)
+    return y

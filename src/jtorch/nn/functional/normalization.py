@@ -16,8 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jtorch import _ext
-from jtorch._ext import channel_stats
+from jtorch._backend import kernels
 
 __all__ = [
     "batch_norm",
@@ -97,31 +96,27 @@ def _batch_axes(x: jax.Array) -> tuple[int, ...]:
     return (0,) + tuple(range(2, x.ndim))
 
 
-def _in_place_stats(x: jax.Array) -> bool:
-    """Whether x's per-channel sums go to the C++ reductions that read channels-last activations
-    in place (float32 on the CPU, where the oneDNN convolutions store x channels-last)."""
-    return (
-        x.dtype == jnp.float32 and _ext.use_onednn() and _ext.channels_last_activations(x.shape[1])
-    )
-
-
 def _batch_moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Per-channel mean and biased variance over (N, *) of (N, C, *), shaped (1, C, 1, ...)."""
+
+    def portable(x):
+        return tuple(s.reshape(-1) for s in _moments(x, _batch_axes(x)))
+
+    mean, var = kernels.channel_moments(x, portable=portable)
     shape = _channel_shape(x)
-    if _in_place_stats(x):
-        mean, var = channel_stats.moments(x)
-        return mean.reshape(shape), var.reshape(shape)
-    return _moments(x, _batch_axes(x))
+    return mean.reshape(shape), var.reshape(shape)
 
 
 def _grad_sums(g: jax.Array, x: jax.Array, mean: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Per-channel sum(g) and sum(g·(x − mean)) over (N, *), shaped (1, C, 1, ...)."""
     shape = _channel_shape(x)
-    if _in_place_stats(x) and g.dtype == jnp.float32:
-        sum_g, sum_g_centred = channel_stats.grad_sums(g, x, mean.reshape(-1))
-        return sum_g.reshape(shape), sum_g_centred.reshape(shape)
-    axes = _batch_axes(x)
-    return jnp.sum(g, axis=axes, keepdims=True), jnp.sum(g * (x - mean), axis=axes, keepdims=True)
+
+    def portable(g, x, mean):
+        axes, centred = _batch_axes(x), x - mean.reshape(shape)
+        return jnp.sum(g, axis=axes), jnp.sum(g * centred, axis=axes)
+
+    sum_g, sum_g_centred = kernels.channel_grad_sums(g, x, mean.reshape(-1), portable=portable)
+    return sum_g.reshape(shape), sum_g_centred.reshape(shape)
 
 
 def _train_norm_forward(

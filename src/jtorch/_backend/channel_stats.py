@@ -1,6 +1,6 @@
 """BatchNorm's per-channel sums on channels-last activations, as XLA FFI custom calls on the CPU.
 
-Where the oneDNN convolutions keep activations channels-last (`onednn.channels_last_activations`),
+Where the oneDNN convolutions keep activations channels-last (`layout.activations_channels_last`),
 XLA would copy each one back to row-major before reducing it over (N, *spatial); the handlers in
 csrc/channel_stats.cc read it in place. Both are plain reductions (no gradient of their own):
 BatchNorm's hand-written backward calls `grad_sums` itself.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jtorch._ext.onednn import channels_last_layout
+from jtorch._backend.layout import channels_last_layout
 
 
 def moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
