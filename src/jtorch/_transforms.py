@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jtorch._backend import internals
 from jtorch.nn.module import Module, Parameter, structure_epoch
 
 __all__ = ["jit", "grad", "value_and_grad", "no_grad", "Grads"]
@@ -156,7 +157,7 @@ class _JitFunction:
             values, treedef, (static_args, static_kwargs), tuple(plain_args), kwargs
         )
         if entry.variables is not None:
-            _write_back(entry.variables, new_values)
+            internals.store_arrays(entry.variables, new_values)
         else:
             nnx.update(nodes, jax.tree.unflatten(treedef, new_values))
         return out
@@ -186,40 +187,6 @@ def _distinct_buffers(values: list[Any]) -> list[Any]:
         out.append(jnp.array(value, copy=True) if id(value) in seen else value)
         seen.add(id(value))
     return out
-
-
-def _raw_slot_is_plain() -> bool:
-    """Whether NNX keeps a Variable's array in a plain `_raw_value` attribute (true for the Flax
-    versions this was written against); if a later Flax changes that, the public setter is used."""
-    probe = nnx.Variable(jnp.zeros(()))
-    marker = jnp.ones(())
-    try:
-        object.__setattr__(probe, "_raw_value", marker)
-    except AttributeError:
-        return False
-    return probe.get_raw_value() is marker
-
-
-_PLAIN_RAW_SLOT = _raw_slot_is_plain()
-
-
-def _write_back(variables: list[nnx.Variable], values: list[Any]) -> None:
-    """Store new arrays in the variables after a compiled call.
-
-    NNX's setter checks the trace context on every write (~8 µs, more than the rest of a small
-    step's Python overhead); all variables share one context, so only the first write goes
-    through the checked setter and the rest store the array directly.
-    """
-    if not variables:
-        return
-    variables[0].set_raw_value(values[0])
-    if _PLAIN_RAW_SLOT:
-        store = object.__setattr__
-        for var, value in zip(variables[1:], values[1:]):
-            store(var, "_raw_value", value)
-    else:
-        for var, value in zip(variables[1:], values[1:]):
-            var.set_raw_value(value)
 
 
 def jit(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), donate: bool = False):

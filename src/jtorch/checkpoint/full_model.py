@@ -18,15 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 from flax import nnx
-from flax.nnx import pytreelib
 
 from jtorch import _random
+from jtorch._backend import internals
 from jtorch.checkpoint._tree import CheckpointError, Decoder, Encoder, lookup_global
 from jtorch.nn.module import Buffer, Module, Parameter
 
 __all__ = ["encode_module", "decode_module"]
-
-_INTERNAL = ("_pytree__", "_jt_")
 
 
 def _class_path(cls: type) -> str:
@@ -51,7 +49,7 @@ def encode_module(enc: Encoder, module: Module, where: str = "model") -> Any:
     state = vars(module)
     registered = set(module._jt_params) | set(module._jt_buffers) | set(module._jt_modules)
     for name, value in state.items():
-        if name.startswith(_INTERNAL) or name in registered:
+        if internals.is_nnx_bookkeeping(name) or name.startswith("_jt_") or name in registered:
             continue
         path = f"{where}.{name}"
         if isinstance(value, nnx.Rngs):
@@ -101,9 +99,7 @@ def _module_class(path: str) -> type[Module]:
 
 def _blank(cls: type[Module]) -> Module:
     """An initialised instance of `cls` with no attributes, without calling `cls.__init__`."""
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "_pytree__state", pytreelib.PytreeState())
-    object.__setattr__(obj, "_pytree__nodes", cls._pytree__nodes)
+    obj = internals.blank_nnx_object(cls)
     Module.__init__(obj)
     return obj
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jtorch._backend import internals
 from jtorch._device import device as _device_cls
 from jtorch._device import resolve_device
 
@@ -234,7 +235,7 @@ class Module(nnx.Module):
             super().__setattr__(name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_pytree") or name.startswith("_jt_"):
+        if internals.is_nnx_bookkeeping(name) or name.startswith("_jt_"):
             object.__setattr__(self, name, value)
             return
         if isinstance(value, Parameter):

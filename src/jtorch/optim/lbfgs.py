@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch._backend import internals
 from jtorch.optim._common import _check_nonneg
 from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _values
 
@@ -332,15 +333,6 @@ def lbfgs_step(
     return loss, c["x"], c["state"]
 
 
-def _swap(params: list, values: list) -> list:
-    """Put `values` into the Parameters without NNX's trace-level check (restored right after
-    the closure ran, so no tracer outlives its trace); returns the previous values."""
-    old = [p.get_value() for p in params]
-    for p, v in zip(params, values):
-        object.__setattr__(p, "_raw_value", v)
-    return old
-
-
 def _no_per_parameter_state(
     lr: Any = 1,
     max_iter: int = 20,
@@ -426,11 +418,11 @@ class LBFGS(Optimizer):
 
         def loss_of(flat):
             values = [v.reshape(s) for v, s in zip(jnp.split(flat, _offsets(sizes)), shapes)]
-            old = _swap(params, values)
+            old = internals.swap_arrays(params, values)
             try:
                 loss = closure(model) if takes_model else closure()
             finally:
-                _swap(params, old)
+                internals.swap_arrays(params, old)
             return jnp.asarray(loss, flat.dtype).reshape(())
 
         fg = jax.value_and_grad(loss_of)

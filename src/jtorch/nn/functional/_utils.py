@@ -34,3 +34,10 @@ def _check_ndim(fn: str, name: str, x, allowed: tuple[int, ...], layout: str) ->
             f"{fn}: `{name}` must have shape {layout} ({' or '.join(map(str, allowed))}-D), "
             f"got shape {tuple(x.shape)}"
         )
+
+
+def _holds_state(x) -> bool:
+    """Whether `x` is a state holder that torch's in-place updates write to (a Parameter or
+    Buffer: anything with `get_value`/`set_value`), rather than an immutable array. The maths
+    names the protocol, not the shell's classes."""
+    return hasattr(x, "set_value") and hasattr(x, "get_value")

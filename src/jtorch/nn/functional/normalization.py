@@ -1,7 +1,7 @@
 """Batch, layer, group, instance and local-response normalization.
 
 Running statistics: torch's `batch_norm`/`instance_norm` update `running_mean`/`running_var` in
-place. jtorch does the same when they are `Buffer`s (any NNX Variable); plain arrays cannot be
+place. jtorch does the same when they are `Buffer`s (any state holder); plain arrays cannot be
 updated, so the pure forms `batch_norm_stats`/`instance_norm_stats` return the new statistics.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from jtorch._backend import kernels
+from jtorch.nn.functional._utils import _holds_state
 
 __all__ = [
     "batch_norm",
@@ -60,7 +60,7 @@ def _check_channels(fn: str, x: jax.Array, **vectors: Any) -> None:
 def _write_back(running_mean: Any, running_var: Any, rm: Any, rv: Any) -> None:
     """torch's in-place running-stat update, for Buffers (plain arrays are left alone)."""
     for target, value in ((running_mean, rm), (running_var, rv)):
-        if value is not None and isinstance(target, nnx.Variable):
+        if value is not None and _holds_state(target):
             target.set_value(value.astype(target.get_value().dtype))
 
 

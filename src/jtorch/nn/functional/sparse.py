@@ -7,7 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
+
+from jtorch.nn.functional._utils import _holds_state
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
@@ -54,7 +55,7 @@ def _renorm(
     norms = jnp.sum(jnp.abs(_sg(w)) ** norm_type, axis=1) ** (1.0 / norm_type)
     scale = jnp.where(used & (norms > max_norm), max_norm / (norms + 1e-7), 1.0)
     new = _sg(w) * scale[:, None].astype(w.dtype)
-    if isinstance(weight, nnx.Variable):
+    if _holds_state(weight):
         weight.set_value(new)
     return w + _sg(new - w)
 
