@@ -10,6 +10,7 @@ Checked against: flax 0.12.8, orbax-checkpoint 0.12.8 (jax 0.10.2).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,9 +28,12 @@ __all__ = [
 # --- flax.nnx.Variable: the array slot -----------------------------------------------------
 
 
+@functools.cache
 def _raw_slot_is_plain() -> bool:
     """Whether NNX keeps a Variable's array in a plain `_raw_value` attribute (flax 0.12.x); if
-    a later Flax changes that, the public setter is used and only speed is lost."""
+    a later Flax changes that, the public setter is used and only speed is lost. Probed on first
+    use, not at import: creating arrays starts JAX's backend, which must wait for
+    `jax.distributed.initialize` in multi-process programs."""
     probe = nnx.Variable(jnp.zeros(()))
     marker = jnp.ones(())
     try:
@@ -37,9 +41,6 @@ def _raw_slot_is_plain() -> bool:
     except AttributeError:
         return False
     return probe.get_raw_value() is marker
-
-
-_PLAIN_RAW_SLOT = _raw_slot_is_plain()
 
 
 def store_arrays(variables: Sequence[nnx.Variable], values: Sequence[Any]) -> None:
@@ -52,7 +53,7 @@ def store_arrays(variables: Sequence[nnx.Variable], values: Sequence[Any]) -> No
     if not variables:
         return
     variables[0].set_raw_value(values[0])
-    if _PLAIN_RAW_SLOT:
+    if _raw_slot_is_plain():
         store = object.__setattr__
         for var, value in zip(variables[1:], values[1:]):
             store(var, "_raw_value", value)
