@@ -5,6 +5,7 @@ from jtorch import _malloc
 _malloc.tune()  # before the first JAX computation; see jtorch._malloc
 
 from jtorch import nn, optim  # noqa: E402
+from jtorch._backend import enable_compilation_cache  # noqa: E402
 from jtorch._creation import arange, as_tensor, full, ones, rand, randint, randn, tensor, zeros  # noqa: E402
 from jtorch._device import cuda, device, to  # noqa: E402
 from jtorch._random import manual_seed  # noqa: E402
@@ -35,6 +36,7 @@ __all__ = [
     "arange",
     "save",
     "load",
+    "enable_compilation_cache",
 ]
 
 __version__ = "0.1.0"

@@ -188,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     from jtorch.utils.data import DataLoader, Subset, random_split
 
     optimizer_class(args.optimizer)  # fail before loading any data
+    jtorch.enable_compilation_cache()  # a second run skips the compiles (JTORCH_COMPILATION_CACHE)
     jtorch.manual_seed(args.seed)
     image_size = 32
     train_set, classes = load_dataset(args.dataset, args.root, True, image_size)

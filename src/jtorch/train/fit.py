@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jtorch._backend import enable_compilation_cache
 from jtorch.nn.module import Module
 from jtorch.train.metrics import classification_report, merge_metrics, summarize
 from jtorch.train.step import make_eval_step, stateful_train_step
@@ -151,10 +152,13 @@ def fit(
     `checkpoint` (a `jtorch.checkpoint.CheckpointManager`) saves model, optimizer and the epoch
     with the epoch's metrics, and `resume=True` continues from its latest save. Training stops
     early when `monitor` has not improved for `early_stopping_patience` epochs, or when a
-    callback returns True. `plot` writes loss/accuracy curves to that PNG path.
+    callback returns True. `plot` writes loss/accuracy curves to that PNG path. The compiled
+    steps go to JAX's persistent compilation cache (`jtorch.enable_compilation_cache`), so the
+    next run with the same model skips their compilation.
     """
     if mode not in ("min", "max"):
         raise ValueError(f"fit: `mode` must be 'min' or 'max', got {mode!r}")
+    enable_compilation_cache()
     step = stateful_train_step(
         criterion,
         grad_accum_steps=grad_accum_steps,
