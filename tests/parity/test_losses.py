@@ -608,3 +608,49 @@ def test_ctc_seed_workflow_shapes_match_torch():
         )(jnp.asarray(x))
         np.testing.assert_allclose(float(got), ref.item(), rtol=CTC_RTOL)
         np.testing.assert_allclose(np.asarray(grad), ref_grad.numpy(), rtol=CTC_RTOL, atol=CTC_ATOL)
+
+
+# (input shape, class-index target, weight, label_smoothing): every target ignored, or the kept
+# ones weighted 0, so the weighted mean divides by zero (torch: NaN value, gradient 0 for
+# ignored elements and NaN for kept ones with zero total weight)
+ZERO_COUNT_CASES = [
+    ((4, 3), [-100] * 4, None, 0.0),
+    ((2, 3, 2), [[-100, -100], [-100, -100]], None, 0.0),
+    ((2, 3, 2), [[-100, -100], [-100, -100]], [1.0, 2.0, 3.0], 0.2),
+    ((2, 3, 2), [[0, -100], [1, 1]], [0.0, 0.0, 1.0], 0.0),
+    ((4, 3), [0, 0, 1, -100], [0.0, 0.0, 1.0], 0.1),
+]
+
+
+@pytest.mark.parametrize("shape,target,weight,smoothing", ZERO_COUNT_CASES, ids=str)
+def test_cross_entropy_zero_count_mean_matches_torch_value_and_gradient(
+    shape, target, weight, smoothing
+):
+    """Value and input gradient, NaN where torch's is NaN (rtol=1e-5)."""
+    x = _f(np.random.default_rng(0), *shape)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = None if weight is None else torch.tensor(weight)
+    loss = TF.cross_entropy(tx, torch.tensor(target), weight=tw, label_smoothing=smoothing)
+    loss.backward()
+    w = None if weight is None else jnp.asarray(weight)
+    value, grad = jax.value_and_grad(
+        lambda x: F.cross_entropy(x, jnp.asarray(target), weight=w, label_smoothing=smoothing)
+    )(x)
+    np.testing.assert_allclose(value, loss.item(), rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-5, atol=1e-7, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "name,target,bad",
+    [
+        ("cross_entropy", [0, 5, 1], 5),
+        ("nll_loss", [-1, 0, 1], -1),
+        ("multi_margin_loss", [0, 4, 1], 4),
+    ],
+)
+def test_out_of_range_class_index_raises_like_torch(name, target, bad):
+    x = _f(np.random.default_rng(0), 3, 4)
+    with pytest.raises((IndexError, RuntimeError)):
+        getattr(TF, name)(torch.tensor(x), torch.tensor(target))
+    with pytest.raises(IndexError, match=f"target {bad} is out of bounds"):
+        getattr(F, name)(jnp.asarray(x), jnp.asarray(target))

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jtorch.nn import functional as F
-from jtorch.nn.functional.loss import _legacy_reduction, _pairwise_distance
+from jtorch.nn.functional.loss import _check_reduction, _legacy_reduction, _pairwise_distance
 from jtorch.nn.module import Module
 
 __all__ = [
@@ -43,11 +43,17 @@ __all__ = [
 
 
 class _Loss(Module):
-    """Stores `reduction` ('mean', 'sum' or 'none'), mapping the deprecated pair onto it."""
+    """Stores `reduction` ('mean', 'sum' or 'none'), mapping the deprecated pair onto it.
+
+    An unknown `reduction` raises ValueError at construction (torch raises at the first call).
+    """
+
+    _reductions: tuple[str, ...] = ("mean", "sum", "none")
 
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
         super().__init__()
         self.reduction = _legacy_reduction(size_average, reduce, reduction)
+        _check_reduction(self.reduction, self._reductions)
 
 
 class _WeightedLoss(_Loss):
@@ -154,6 +160,8 @@ class GaussianNLLLoss(_Loss):
 
 class KLDivLoss(_Loss):
     """Pointwise KL divergence of log-probabilities (torch.nn.KLDivLoss)."""
+
+    _reductions = ("mean", "batchmean", "sum", "none")
 
     def __init__(
         self,
