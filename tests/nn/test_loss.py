@@ -42,6 +42,10 @@ def _inputs(name, rng):
         "multi_margin_loss": ((f(4, 5), idx(5, 4)), {"p": 2, "weight": u(5)}),
         "triplet_margin_loss": ((f(4, 3), f(4, 3), f(4, 3)), {"swap": True}),
         "triplet_margin_with_distance_loss": ((f(4, 3), f(4, 3), f(4, 3)), {}),
+        "linear_cross_entropy": (
+            (f(4, 3), f(5, 3), idx(5, 4)),
+            {"linear_bias": f(5), "label_smoothing": 0.1},
+        ),
         "ctc_loss": (
             (
                 jax.nn.log_softmax(f(8, 2, 4)),
@@ -65,7 +69,7 @@ def test_every_listed_loss_is_exported():
         "gaussian_nll_loss", "kl_div", "margin_ranking_loss", "hinge_embedding_loss",
         "multilabel_margin_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
         "cosine_embedding_loss", "multi_margin_loss", "triplet_margin_loss",
-        "triplet_margin_with_distance_loss", "ctc_loss",
+        "triplet_margin_with_distance_loss", "ctc_loss", "linear_cross_entropy",
     }  # fmt: skip
     assert expected <= set(LOSSES)
     assert all(hasattr(F, name) for name in expected)
@@ -132,8 +136,9 @@ def test_invalid_reduction_raises_value_error_naming_it(name):
 
 @pytest.mark.parametrize("cls_name", sorted(nn.modules.loss.__all__))
 def test_invalid_reduction_raises_at_construction(cls_name):
+    args = (3, 4) if cls_name == "LinearCrossEntropyLoss" else ()  # in_features, num_classes
     with pytest.raises(ValueError, match="avg is not a valid value for reduction"):
-        getattr(nn, cls_name)(reduction="avg")
+        getattr(nn, cls_name)(*args, reduction="avg")
     if cls_name == "KLDivLoss":
         assert nn.KLDivLoss(reduction="batchmean").reduction == "batchmean"
 

@@ -31,6 +31,7 @@ __all__ = [
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "linear_cross_entropy",
     "margin_ranking_loss",
     "mse_loss",
     "multi_margin_loss",
@@ -560,6 +561,72 @@ def cross_entropy(
     else:
         smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
+
+
+def linear_cross_entropy(
+    input: Any,
+    linear_weight: Any,
+    target: Any,
+    *,
+    linear_bias: Any = None,
+    weight: Any = None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    options: Any = None,
+) -> jax.Array:
+    """cross_entropy(linear(x, W, b), target) with W of shape (C, in_features) or
+    (C, d1, ..., dK, in_features) for a K-dimensional loss, whose logits are reshaped to
+    (N, C, d1, ..., dK) (torch.nn.functional.linear_cross_entropy, its reference path).
+
+    Shapes: input (in_features) or (N, in_features) (K > 0 needs N); `ignore_index=None` means
+    -100 for class indices and is required for class probabilities.
+    Differs from torch: `options` (torch's chunking strategy, a memory optimisation with the
+    same result) is accepted and ignored: XLA fuses the projection and the softmax.
+    """
+    x, w = _float(input), jnp.asarray(linear_weight)
+    t = jnp.asarray(target)
+    if x.ndim not in (1, 2):
+        raise ValueError(
+            f"linear_cross_entropy: expected `input` of shape (in_features) or "
+            f"(N, in_features), got shape {tuple(x.shape)}"
+        )
+    if w.ndim < 2 or w.shape[-1] != x.shape[-1]:
+        raise ValueError(
+            f"linear_cross_entropy: `linear_weight` must be (C, ..., in_features={x.shape[-1]}), "
+            f"got shape {tuple(w.shape)}"
+        )
+    num_classes, out_features = w.shape[0], tuple(w.shape[1:-1])
+    b = _optional(linear_bias)
+    if b is not None and tuple(b.shape) != (num_classes, *out_features):
+        raise ValueError(
+            f"linear_cross_entropy: expected `linear_bias` shape {(num_classes, *out_features)}, "
+            f"got {tuple(b.shape)}"
+        )
+    if out_features and x.ndim == 1:
+        raise ValueError(
+            f"linear_cross_entropy: K-dimensional loss defined by `linear_weight` shape "
+            f"{tuple(w.shape)} requires batched input (N, {x.shape[-1]}), got shape "
+            f"{tuple(x.shape)}"
+        )
+    logits_shape = (*x.shape[:-1], num_classes, *out_features)
+    if t.shape == logits_shape and ignore_index is not None:
+        raise ValueError(
+            "linear_cross_entropy: `ignore_index` cannot be specified when target contains "
+            "probabilities"
+        )
+    n_out = math.prod(out_features, start=num_classes)
+    logits = x @ w.reshape(n_out, x.shape[-1]).T
+    if b is not None:
+        logits = logits + b.reshape(n_out)
+    return cross_entropy(
+        logits.reshape(logits_shape),
+        t,
+        weight=weight,
+        reduction=reduction,
+        ignore_index=-100 if ignore_index is None else ignore_index,
+        label_smoothing=label_smoothing,
+    )
 
 
 @jax.custom_jvp
