@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.experimental import checkify
 
 import jtorch
 import jtorch.nn as nn
@@ -41,6 +42,10 @@ def _inputs(name, rng):
         "multi_margin_loss": ((f(4, 5), idx(5, 4)), {"p": 2, "weight": u(5)}),
         "triplet_margin_loss": ((f(4, 3), f(4, 3), f(4, 3)), {"swap": True}),
         "triplet_margin_with_distance_loss": ((f(4, 3), f(4, 3), f(4, 3)), {}),
+        "linear_cross_entropy": (
+            (f(4, 3), f(5, 3), idx(5, 4)),
+            {"linear_bias": f(5), "label_smoothing": 0.1},
+        ),
         "ctc_loss": (
             (
                 jax.nn.log_softmax(f(8, 2, 4)),
@@ -54,7 +59,7 @@ def _inputs(name, rng):
     return table[name]
 
 
-LOSSES = sorted(F.loss.__all__)
+LOSSES = sorted(set(F.loss.__all__) - {"checked_indices"})
 
 
 def test_every_listed_loss_is_exported():
@@ -64,7 +69,7 @@ def test_every_listed_loss_is_exported():
         "gaussian_nll_loss", "kl_div", "margin_ranking_loss", "hinge_embedding_loss",
         "multilabel_margin_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
         "cosine_embedding_loss", "multi_margin_loss", "triplet_margin_loss",
-        "triplet_margin_with_distance_loss", "ctc_loss",
+        "triplet_margin_with_distance_loss", "ctc_loss", "linear_cross_entropy",
     }  # fmt: skip
     assert expected <= set(LOSSES)
     assert all(hasattr(F, name) for name in expected)
@@ -127,6 +132,50 @@ def test_invalid_reduction_raises_value_error_naming_it(name):
     args, opts = _inputs(name, np.random.default_rng(0))
     with pytest.raises(ValueError, match="elementwise"):
         getattr(F, name)(*args, **{**opts, "reduction": "elementwise"})
+
+
+@pytest.mark.parametrize("cls_name", sorted(nn.modules.loss.__all__))
+def test_invalid_reduction_raises_at_construction(cls_name):
+    args = (3, 4) if cls_name == "LinearCrossEntropyLoss" else ()  # in_features, num_classes
+    with pytest.raises(ValueError, match="avg is not a valid value for reduction"):
+        getattr(nn, cls_name)(*args, reduction="avg")
+    if cls_name == "KLDivLoss":
+        assert nn.KLDivLoss(reduction="batchmean").reduction == "batchmean"
+
+
+# (function, input shape, bad target, options, allowed range in the message)
+OUT_OF_RANGE = [
+    ("cross_entropy", (3, 4), [0, 5, 1], {}, r"\[0, 3\] or ignore_index=-100"),
+    ("cross_entropy", (3, 4, 2), [[0, 1], [-2, 1], [0, 0]], {"ignore_index": 1}, r"\[0, 3\]"),
+    ("nll_loss", (3, 4), [4, 0, 1], {}, r"\[0, 3\]"),
+    ("multi_margin_loss", (3, 4), [0, 1, 7], {}, r"\[0, 3\]"),
+    ("multilabel_margin_loss", (2, 4), [[0, 4, -1, 0], [1, -1, 0, 0]], {}, r"\[-1, 3\]"),
+]
+
+
+@pytest.mark.parametrize("name,shape,target,opts,allowed", OUT_OF_RANGE, ids=lambda v: str(v))
+def test_out_of_range_class_index_raises_outside_jit_and_under_checkify(
+    name, shape, target, opts, allowed
+):
+    x = jnp.asarray(np.random.default_rng(0).standard_normal(shape), jnp.float32)
+    t = jnp.asarray(target, jnp.int32)
+    fn = getattr(F, name)
+    with pytest.raises(IndexError, match=rf"{name}: target -?\d+ is out of bounds.*{allowed}"):
+        fn(x, t, **opts)
+    with F.checked_indices():
+        checked = checkify.checkify(jax.jit(lambda x, t: fn(x, t, **opts)))
+        err, _ = checked(x, t)
+        good_err, good = checked(x, jnp.zeros_like(t))
+    assert err.get() is not None and "is out of bounds" in err.get()
+    assert good_err.get() is None
+    np.testing.assert_allclose(good, fn(x, jnp.zeros_like(t), **opts), rtol=1e-6)
+
+
+def test_ignore_index_is_in_range_and_checks_are_off_by_default_inside_jit():
+    x = jnp.ones((3, 4))
+    assert np.isfinite(F.cross_entropy(x, jnp.asarray([0, -100, 3])))
+    assert np.isfinite(F.nll_loss(x, jnp.asarray([7, 0, 1]), ignore_index=7))
+    jax.jit(F.cross_entropy)(x, jnp.asarray([0, 9, 3]))  # unchecked: no error, no host sync
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,8 @@ ELEMENTWISE = [
     ("softmax", dict(dim=-1)),
     ("softmin", dict(dim=0)),
     ("log_softmax", dict(dim=2)),
+    ("rrelu", {}),  # eval form: the fixed slope (lower + upper)/2
+    ("rrelu", dict(lower=0.2, upper=0.4)),
 ]
 
 
@@ -164,6 +166,7 @@ MODULES = [
     ("Softmax", (1,)),
     ("Softmin", (-1,)),
     ("LogSoftmax", (0,)),
+    ("Softmax2d", ()),
 ]
 
 
@@ -188,6 +191,34 @@ def test_module_matches_torch_values_repr_and_param_grads(name, args):
         np.testing.assert_allclose(np.asarray(grads[pname]), p.grad.numpy(), rtol=RTOL, atol=1e-4)
 
 
+@pytest.mark.parametrize("args", [(), (0.05, 0.5)])
+def test_rrelu_eval_matches_torch_and_train_draws_slopes_in_bounds(args):
+    """Eval: values and input gradients equal torch's fixed-slope form. Train: each negative
+    element gets its own slope a ~ U(lower, upper) (checked on 20 000 draws: bounds, mean and
+    standard deviation within 2% of the uniform's), positives pass, the gradient is the slope,
+    and every compiled call draws new slopes from the module's stream."""
+    jt_mod, th_mod = nn.RReLU(*args), torch.nn.RReLU(*args)
+    assert repr(jt_mod) == repr(th_mod)
+    assert repr(nn.RReLU(*args, inplace=True)) == repr(torch.nn.RReLU(*args, inplace=True))
+    lower, upper = th_mod.lower, th_mod.upper
+    jt_mod.eval()
+    th_mod.eval()
+    x = _inputs(5)
+    _check_fn(jt_mod, th_mod, x)
+
+    jt_mod.train()
+    neg = -jnp.ones(20_000)
+    step = jtorch.jit(lambda m, x: m(x))
+    a, b = -np.asarray(step(jt_mod, neg)), -np.asarray(step(jt_mod, neg))
+    assert lower <= a.min() and a.max() <= upper and not np.array_equal(a, b)
+    assert abs(a.mean() - (lower + upper) / 2) < 0.02 * (upper - lower)
+    assert abs(a.std() - (upper - lower) / np.sqrt(12)) < 0.02 * (upper - lower)
+    np.testing.assert_array_equal(step(jt_mod, jnp.arange(1.0, 5.0)), np.arange(1.0, 5.0))
+    key = jax.random.key(0)
+    grad = jax.grad(lambda v: jnp.sum(F.rrelu(v, lower, upper, training=True, key=key)))(neg)
+    np.testing.assert_allclose(-grad, F.rrelu(neg, lower, upper, training=True, key=key))
+
+
 def test_bad_arguments_raise_value_error_naming_them():
     with pytest.raises(ValueError, match="approximate"):
         nn.GELU("fast")
@@ -197,6 +228,12 @@ def test_bad_arguments_raise_value_error_naming_them():
         F.prelu(jnp.ones((2, 6, 5)), jnp.ones(3))
     with pytest.raises(ValueError, match=r"size 5 on dim -1"):
         F.glu(jnp.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"`lower` \(0.5\) should be less than or equal"):
+        nn.RReLU(0.5, 0.25)
+    with pytest.raises(ValueError, match="`key` is required"):
+        F.rrelu(jnp.ones(3), training=True)
+    with pytest.raises(ValueError, match=r"3D or 4D.*\(2, 5\)"):
+        nn.Softmax2d()(jnp.ones((2, 5)))
 
 
 def test_jit_compiles_every_activation():

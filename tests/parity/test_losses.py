@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import jtorch
 import jtorch.nn as jnn
 import jtorch.nn.functional as F
 
@@ -608,3 +609,122 @@ def test_ctc_seed_workflow_shapes_match_torch():
         )(jnp.asarray(x))
         np.testing.assert_allclose(float(got), ref.item(), rtol=CTC_RTOL)
         np.testing.assert_allclose(np.asarray(grad), ref_grad.numpy(), rtol=CTC_RTOL, atol=CTC_ATOL)
+
+
+# (input shape, class-index target, weight, label_smoothing): every target ignored, or the kept
+# ones weighted 0, so the weighted mean divides by zero (torch: NaN value, gradient 0 for
+# ignored elements and NaN for kept ones with zero total weight)
+ZERO_COUNT_CASES = [
+    ((4, 3), [-100] * 4, None, 0.0),
+    ((2, 3, 2), [[-100, -100], [-100, -100]], None, 0.0),
+    ((2, 3, 2), [[-100, -100], [-100, -100]], [1.0, 2.0, 3.0], 0.2),
+    ((2, 3, 2), [[0, -100], [1, 1]], [0.0, 0.0, 1.0], 0.0),
+    ((4, 3), [0, 0, 1, -100], [0.0, 0.0, 1.0], 0.1),
+]
+
+
+@pytest.mark.parametrize("shape,target,weight,smoothing", ZERO_COUNT_CASES, ids=str)
+def test_cross_entropy_zero_count_mean_matches_torch_value_and_gradient(
+    shape, target, weight, smoothing
+):
+    """Value and input gradient, NaN where torch's is NaN (rtol=1e-5)."""
+    x = _f(np.random.default_rng(0), *shape)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = None if weight is None else torch.tensor(weight)
+    loss = TF.cross_entropy(tx, torch.tensor(target), weight=tw, label_smoothing=smoothing)
+    loss.backward()
+    w = None if weight is None else jnp.asarray(weight)
+    value, grad = jax.value_and_grad(
+        lambda x: F.cross_entropy(x, jnp.asarray(target), weight=w, label_smoothing=smoothing)
+    )(x)
+    np.testing.assert_allclose(value, loss.item(), rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-5, atol=1e-7, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "name,target,bad",
+    [
+        ("cross_entropy", [0, 5, 1], 5),
+        ("nll_loss", [-1, 0, 1], -1),
+        ("multi_margin_loss", [0, 4, 1], 4),
+    ],
+)
+def test_out_of_range_class_index_raises_like_torch(name, target, bad):
+    x = _f(np.random.default_rng(0), 3, 4)
+    with pytest.raises((IndexError, RuntimeError)):
+        getattr(TF, name)(torch.tensor(x), torch.tensor(target))
+    with pytest.raises(IndexError, match=f"target {bad} is out of bounds"):
+        getattr(F, name)(jnp.asarray(x), jnp.asarray(target))
+
+
+# (constructor kwargs, batched, target kind: "index" | "ignored" | "probs")
+LINEAR_CE_CASES = [
+    (dict(), True, "index"),
+    (dict(bias=True, label_smoothing=0.1, weight=True), True, "ignored"),
+    (dict(out_features=(2, 3), bias=True, reduction="sum"), True, "index"),
+    (dict(reduction="sum", label_smoothing=0.2), True, "probs"),
+    (dict(reduction="none", ignore_index=1, bias=True), False, "ignored"),
+]
+
+
+@pytest.mark.parametrize("kwargs,batched,target_kind", LINEAR_CE_CASES, ids=str)
+def test_linear_cross_entropy_loss_matches_torch(kwargs, batched, target_kind):
+    """repr, state_dict keys and shapes, value and gradients w.r.t. the input and the linear
+    weight and bias after loading torch's state_dict (rtol=1e-5, atol=1e-6)."""
+    rng = np.random.default_rng(0)
+    n_in, n_classes, n = 5, 4, 3
+    kwargs = dict(kwargs)
+    if kwargs.pop("weight", False):
+        kwargs["weight"] = _f(rng, n_classes, low=0.5, high=2.0)
+    tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+    torch.manual_seed(0)
+    t = torch.nn.LinearCrossEntropyLoss(n_in, n_classes, **tkw)
+    j = jnn.LinearCrossEntropyLoss(n_in, n_classes, **kwargs)
+    assert repr(j) == repr(t)
+    assert [(k, tuple(v.shape)) for k, v in j.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in t.state_dict().items()
+    ]
+    j.load_state_dict(t.state_dict())
+    out_features = kwargs.get("out_features", ())
+    x = _f(rng, *((n, n_in) if batched else (n_in,)))
+    lead = (n,) if batched else ()
+    if target_kind == "probs":
+        target = _f(rng, *lead, n_classes, *out_features, low=0.0, high=1.0)
+        target = target / target.sum(axis=len(lead), keepdims=True)
+    else:
+        ignore = kwargs.get("ignore_index", -100) if target_kind == "ignored" else None
+        target = _classes(rng, n_classes, (*lead, *out_features), ignore=ignore)
+        if ignore is not None:
+            target.reshape(-1)[0] = ignore
+    tx = torch.tensor(x, requires_grad=True)
+    tout = t(tx, torch.tensor(target))
+    cot = _f(rng, *tout.shape)
+    (tout * torch.tensor(cot)).sum().backward()
+
+    def loss_fn(m, x):
+        out = m(x, jnp.asarray(target))
+        return jnp.sum(out * cot), out
+
+    (_, out), (grads, gx) = jtorch.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(j, x)
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    tparams = dict(t.named_parameters())
+    assert list(grads) == list(tparams)
+    for key, g in grads.items():
+        np.testing.assert_allclose(g, tparams[key].grad.numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_linear_cross_entropy_bad_arguments_raise():
+    with pytest.raises(ValueError, match=r"`weight` shape \(4,\)"):
+        jnn.LinearCrossEntropyLoss(5, 4, weight=np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        jnn.LinearCrossEntropyLoss(5, 4, label_smoothing=1.5)
+    w = jnp.ones((4, 2, 5))
+    with pytest.raises(ValueError, match="requires batched input"):
+        F.linear_cross_entropy(jnp.ones(5), w, jnp.zeros((2,), jnp.int32))
+    with pytest.raises(ValueError, match=r"in_features=5"):
+        F.linear_cross_entropy(jnp.ones((3, 5)), jnp.ones((4, 6)), jnp.zeros(3, jnp.int32))
+    with pytest.raises(ValueError, match="probabilities"):
+        F.linear_cross_entropy(
+            jnp.ones((3, 5)), jnp.ones((4, 5)), jnp.full((3, 4), 0.25), ignore_index=0
+        )

@@ -244,17 +244,49 @@ NORM_CASES = [
     ("LocalResponseNorm", (3,), {}, (2, 7, 5)),
     ("LocalResponseNorm", (2,), dict(alpha=0.1, beta=0.5, k=2.0), (2, 5, 4, 3)),
     ("LocalResponseNorm", (4,), dict(alpha=0.05), (2, 6, 2, 3, 2)),
+    ("RMSNorm", (6,), {}, (4, 6)),
+    ("RMSNorm", ((3, 6),), dict(eps=1e-3), (2, 4, 3, 6)),
+    ("RMSNorm", (5,), dict(elementwise_affine=False), (2, 3, 5)),
 ]
 
 
 @pytest.mark.parametrize("name,args,kwargs,shape", NORM_CASES, ids=lambda c: str(c))
-def test_layer_group_lrn_norm_match_torch(name, args, kwargs, shape):
+def test_layer_group_lrn_rms_norm_match_torch(name, args, kwargs, shape):
     jt, th = _twins(name, args, kwargs)
     assert repr(jt) == repr(th)
     _step_both(jt, th, _rand(3, shape), 3)
     jt.eval()
     th.eval()
     _step_both(jt, th, _rand(4, shape), 4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_rms_norm_default_eps_matches_torch(dtype):
+    """eps=None is the machine epsilon of the compute type (float32 for bfloat16 inputs, which
+    are normalised in float32 and cast back); inputs ~1e-4 so that eps matters. Tolerance:
+    rtol=1e-5 for float32, one bfloat16 ulp (rtol=8e-3) for bfloat16."""
+    x = _rand(0, (3, 4, 6), 1e-4, 0.0)
+    w = _rand(1, (6,), 0.5, 1.0)
+    tdt = getattr(torch, dtype)
+    expected = torch.nn.functional.rms_norm(
+        torch.tensor(x).to(tdt), [6], torch.tensor(w).to(tdt)
+    ).float()
+    got = F.rms_norm(jnp.asarray(x, dtype), 6, jnp.asarray(w, dtype))
+    assert got.dtype == jnp.dtype(dtype)
+    rtol = 1e-5 if dtype == "float32" else 8e-3
+    _close(got.astype(jnp.float32), expected, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("name,shape", [("BatchNorm1d", (0, 3)), ("BatchNorm2d", (0, 3, 2, 2))])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batchnorm_zero_size_batch_in_training_matches_torch(name, shape, momentum):
+    """An empty batch gives an empty output and zero gradients; the running stats stay as they
+    were and num_batches_tracked still counts the batch, as in torch (after one real batch)."""
+    jt, th = _twins(name, (3,), dict(momentum=momentum))
+    _step_both(jt, th, _rand(0, (4, *shape[1:])), 0)
+    _step_both(jt, th, np.zeros(shape, np.float32), 1)
+    _check_state(jt, th)
+    assert int(jt.num_batches_tracked.value) == 2
 
 
 def test_bad_inputs_raise_value_errors_naming_shapes():
@@ -278,6 +310,10 @@ def test_bad_inputs_raise_value_errors_naming_shapes():
         nn.InstanceNorm2d(3, affine=True)(jnp.ones((2, 4, 3, 3)))
     with pytest.raises(ValueError, match="3-D or more"):
         F.local_response_norm(jnp.ones((2, 3)), 2)
+    with pytest.raises(ValueError, match=r"rms_norm: `normalized_shape`=\[4\].*\(2, 5\)"):
+        nn.RMSNorm(4)(jnp.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"`weight` must have shape \(5,\)"):
+        F.rms_norm(jnp.ones((2, 5)), 5, jnp.ones(4))
 
 
 def test_instancenorm_without_affine_warns_on_channel_mismatch_like_torch():

@@ -22,6 +22,7 @@ __all__ = [
     "hardtanh",
     "leaky_relu",
     "prelu",
+    "rrelu",
     "elu",
     "selu",
     "celu",
@@ -109,6 +110,33 @@ def prelu(input: Any, weight: Any) -> jax.Array:
     else:
         w = w.reshape(())
     return jnp.where(x > 0, x, w * x)
+
+
+def rrelu(
+    input: Any,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """x where x > 0, else a·x: in training a ~ U(lower, upper) drawn per element, otherwise
+    the fixed slope (lower + upper)/2 (torch.nn.functional.rrelu).
+
+    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    """
+    if not lower <= upper:
+        raise ValueError(
+            f"rrelu: `lower` ({lower}) should be less than or equal to `upper` ({upper})"
+        )
+    x = jnp.asarray(input)
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    if key is None:
+        raise ValueError("rrelu: `key` is required when training=True")
+    slope = jax.random.uniform(key, x.shape, x.dtype, minval=lower, maxval=upper)
+    return jnp.where(x > 0, x, x * slope)
 
 
 def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> jax.Array:

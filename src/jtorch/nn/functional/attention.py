@@ -143,7 +143,9 @@ def multi_head_attention_forward(
     `scaled_dot_product_attention`); float masks are added to the scores. `attn_mask` is (L, S)
     or (N·num_heads, L, S); `key_padding_mask` is (N, S). Returns (output (L, N, E), weights):
     weights are (N, L, S) averaged over heads, (N, num_heads, L, S) otherwise, or None when
-    `need_weights=False`. `is_causal` is only a hint that `attn_mask` is causal, as in torch.
+    `need_weights=False`. `is_causal` needs an `attn_mask` and, as in torch, replaces it by the
+    causal mask (query i attends keys j <= i) when there is no `key_padding_mask` and
+    `need_weights=False`; otherwise `attn_mask` is used as given.
 
     Differs from torch: dropout randomness is an explicit `dropout_key` (keyword-only).
     """
@@ -166,6 +168,9 @@ def multi_head_attention_forward(
             f"{fn}: Need attn_mask if specifying the is_causal hint. You may use the "
             "Transformer module method `generate_square_subsequent_mask` to create this mask."
         )
+    causal = is_causal and kpm is None and not need_weights
+    if causal:
+        mask = None  # torch hands is_causal to scaled_dot_product_attention instead
     if not batched:
         query, key, value = query[:, None], key[:, None], value[:, None]
         kpm = None if kpm is None else kpm[None]
@@ -251,6 +256,9 @@ def multi_head_attention_forward(
     if kpm_bias is not None:
         kpm4 = kpm_bias[:, None, None, :]  # (N, 1, 1, S)
         bias = kpm4 if bias is None else bias + kpm4
+    if causal:
+        keep = jnp.tril(jnp.ones((tgt_len, src_len), jnp.bool_))
+        bias = _as_bias(keep, q.dtype, true_means_keep=True)
 
     if not training:
         dropout_p = 0.0

@@ -6,18 +6,21 @@ Every function takes torch's positional arguments in torch's order, including th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental import checkify
 
 __all__ = [
+    "checked_indices",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cosine_embedding_loss",
@@ -28,6 +31,7 @@ __all__ = [
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "linear_cross_entropy",
     "margin_ranking_loss",
     "mse_loss",
     "multi_margin_loss",
@@ -130,6 +134,57 @@ def _relu_strict(x: jax.Array) -> jax.Array:
 
 def _is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
+
+
+_checked_indices = False
+
+
+@contextlib.contextmanager
+def checked_indices() -> Iterator[None]:
+    """Check class indices inside compiled code too: the class-index losses traced while this is
+    active add a `jax.experimental.checkify` check that every target is in range. Run the traced
+    function under `checkify.checkify` and raise with `err.throw()`:
+
+        with F.checked_indices():
+            err, loss = checkify.checkify(jax.jit(loss_fn))(logits, target)
+        err.throw()
+
+    Outside `jit` indices are always checked (IndexError), as in torch. Functions traced before
+    or outside the block stay unchecked; a checked function that is staged (jit) without
+    `checkify.checkify` fails to trace with JAX's "not functionalized" error.
+    """
+    global _checked_indices
+    previous, _checked_indices = _checked_indices, True
+    try:
+        yield
+    finally:
+        _checked_indices = previous
+
+
+def _check_class_indices(
+    fn: str, t: jax.Array, n_classes: int, low: int = 0, ignore_index: int | None = None
+) -> None:
+    """Raise IndexError if a class index in `t` lies outside [low, n_classes) (ignore_index
+    allowed): at once on concrete values, by a checkify check under `checked_indices()`."""
+    valid = (t >= low) & (t < n_classes)
+    if ignore_index is not None:
+        valid = valid | (t == ignore_index)
+    allowed = f"[{low}, {n_classes - 1}]" + (
+        "" if ignore_index is None else f" or ignore_index={ignore_index}"
+    )
+    if _is_concrete(t):
+        bad = np.asarray(t)[~np.asarray(valid)]
+        if bad.size:
+            raise IndexError(
+                f"{fn}: target {bad[0]} is out of bounds: expected class indices in {allowed}"
+            )
+    elif _checked_indices and t.size:
+        first_bad = t.reshape(-1)[jnp.argmin(valid.reshape(-1))]
+        checkify.check(
+            jnp.all(valid),
+            f"{fn}: target {{}} is out of bounds: expected class indices in {allowed}",
+            first_bad,
+        )
 
 
 def _check_class_weight(weight: jax.Array | None, n_classes: int) -> None:
@@ -397,7 +452,19 @@ def _nll(
     picked = jnp.squeeze(picked, class_dim)  # (N, d1, ...)
     wt = jnp.ones_like(picked) if w is None else w.astype(logp.dtype)[safe_t]
     wt = jnp.where(ignored, 0.0, wt)
-    return _weighted_reduce(-picked, wt, reduction)
+    if reduction == "mean":
+        return _mean_over_kept(-picked * wt, ~ignored, jnp.sum(wt))
+    return _reduce(-picked * wt, reduction)
+
+
+def _mean_over_kept(loss: jax.Array, kept: jax.Array, denom: jax.Array) -> jax.Array:
+    """Σ loss / denom over the kept (not ignored) elements, with torch's gradient: 1/denom for
+    kept elements and exactly 0 for ignored ones even when denom is 0 (a double `where`, so
+    no 0/0 reaches the input gradient); the value is then NaN, as torch's."""
+    scale = jnp.where(kept, 1.0 / jnp.where(denom == 0, 1.0, denom), 0.0)
+    scale = jnp.where(kept & (denom == 0), jnp.inf, scale)  # kept with zero total weight: NaN
+    total = jnp.sum(jnp.where(kept, loss, 0.0) * scale)
+    return total + jnp.where(denom == 0, jnp.nan, 0.0).astype(total.dtype)
 
 
 def nll_loss(
@@ -413,12 +480,14 @@ def nll_loss(
     non-ignored targets (torch.nn.functional.nll_loss).
 
     Shapes: input (C), (N, C) or (N, C, d1, ...); target (), (N) or (N, d1, ...).
-    Differs from torch: out-of-range class indices are clipped instead of raising.
+    Out-of-range class indices raise IndexError outside `jit` (inside it, see `checked_indices`).
     """
     reduction = _reduction(size_average, reduce, reduction)
     x, t, w = _float(input), jnp.asarray(target), _optional(weight)
     _check_index_target(x, t, "(class indices)")
-    _check_class_weight(w, x.shape[0 if x.ndim == 1 else 1])
+    n_classes = x.shape[0 if x.ndim == 1 else 1]
+    _check_class_weight(w, n_classes)
+    _check_class_indices("nll_loss", t, n_classes, ignore_index=ignore_index)
     return _nll(x, t, w, ignore_index, reduction)
 
 
@@ -438,8 +507,8 @@ def cross_entropy(
     A target with input's shape holds class probabilities (floating); otherwise class indices.
     `label_smoothing` ε mixes the target with the uniform distribution: (1 − ε)·y + ε/C.
     Unweighted probability targets use optax.losses.softmax_cross_entropy (identical maths).
-    Shapes: input (C), (N, C) or (N, C, d1, ...).
-    Differs from torch: out-of-range class indices are clipped instead of raising.
+    Shapes: input (C), (N, C) or (N, C, d1, ...). Out-of-range class indices raise IndexError
+    outside `jit` (inside it, see `checked_indices`).
     """
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -476,6 +545,7 @@ def cross_entropy(
         return _reduce(loss, reduction)
 
     _check_index_target(x, t, "(class indices) or the input's shape (class probabilities)")
+    _check_class_indices("cross_entropy", t, n_classes, ignore_index=ignore_index)
     nll = _nll(logp, t, w, ignore_index, reduction)
     if label_smoothing <= 0:
         return nll
@@ -484,13 +554,79 @@ def cross_entropy(
     smooth = jnp.where(ignored, 0.0, -jnp.sum(logp * wb, axis=class_dim))
     if reduction == "mean":
         if w is None:
-            denom = jnp.sum(~ignored)
+            denom = jnp.sum(~ignored).astype(x.dtype)
         else:
             denom = jnp.sum(jnp.where(ignored, 0.0, w.astype(x.dtype)[jnp.where(ignored, 0, t)]))
-        smooth = jnp.sum(smooth) / denom
+        smooth = _mean_over_kept(smooth, ~ignored, denom)
     else:
         smooth = _reduce(smooth, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
+
+
+def linear_cross_entropy(
+    input: Any,
+    linear_weight: Any,
+    target: Any,
+    *,
+    linear_bias: Any = None,
+    weight: Any = None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    options: Any = None,
+) -> jax.Array:
+    """cross_entropy(linear(x, W, b), target) with W of shape (C, in_features) or
+    (C, d1, ..., dK, in_features) for a K-dimensional loss, whose logits are reshaped to
+    (N, C, d1, ..., dK) (torch.nn.functional.linear_cross_entropy, its reference path).
+
+    Shapes: input (in_features) or (N, in_features) (K > 0 needs N); `ignore_index=None` means
+    -100 for class indices and is required for class probabilities.
+    Differs from torch: `options` (torch's chunking strategy, a memory optimisation with the
+    same result) is accepted and ignored: XLA fuses the projection and the softmax.
+    """
+    x, w = _float(input), jnp.asarray(linear_weight)
+    t = jnp.asarray(target)
+    if x.ndim not in (1, 2):
+        raise ValueError(
+            f"linear_cross_entropy: expected `input` of shape (in_features) or "
+            f"(N, in_features), got shape {tuple(x.shape)}"
+        )
+    if w.ndim < 2 or w.shape[-1] != x.shape[-1]:
+        raise ValueError(
+            f"linear_cross_entropy: `linear_weight` must be (C, ..., in_features={x.shape[-1]}), "
+            f"got shape {tuple(w.shape)}"
+        )
+    num_classes, out_features = w.shape[0], tuple(w.shape[1:-1])
+    b = _optional(linear_bias)
+    if b is not None and tuple(b.shape) != (num_classes, *out_features):
+        raise ValueError(
+            f"linear_cross_entropy: expected `linear_bias` shape {(num_classes, *out_features)}, "
+            f"got {tuple(b.shape)}"
+        )
+    if out_features and x.ndim == 1:
+        raise ValueError(
+            f"linear_cross_entropy: K-dimensional loss defined by `linear_weight` shape "
+            f"{tuple(w.shape)} requires batched input (N, {x.shape[-1]}), got shape "
+            f"{tuple(x.shape)}"
+        )
+    logits_shape = (*x.shape[:-1], num_classes, *out_features)
+    if t.shape == logits_shape and ignore_index is not None:
+        raise ValueError(
+            "linear_cross_entropy: `ignore_index` cannot be specified when target contains "
+            "probabilities"
+        )
+    n_out = math.prod(out_features, start=num_classes)
+    logits = x @ w.reshape(n_out, x.shape[-1]).T
+    if b is not None:
+        logits = logits + b.reshape(n_out)
+    return cross_entropy(
+        logits.reshape(logits_shape),
+        t,
+        weight=weight,
+        reduction=reduction,
+        ignore_index=-100 if ignore_index is None else ignore_index,
+        label_smoothing=label_smoothing,
+    )
 
 
 @jax.custom_jvp
@@ -626,6 +762,7 @@ def multi_margin_loss(
     x, t = _float(input), jnp.asarray(target)
     _check_multiclass(x, t, x.shape[:-1])
     n_classes = x.shape[-1]
+    _check_class_indices("multi_margin_loss", t, n_classes)
     xt = jnp.take_along_axis(x, t[..., None], axis=-1)  # (N, 1)
     h = _relu_strict(margin - xt + x)
     if p == 2:
@@ -657,6 +794,7 @@ def multilabel_margin_loss(
     x, t = _float(input), jnp.asarray(target)
     _check_multiclass(x, t, x.shape)
     n_classes = x.shape[-1]
+    _check_class_indices("multilabel_margin_loss", t, n_classes, low=-1)
     valid = jnp.cumprod(t >= 0, axis=-1).astype(bool)  # (N, C): before the first −1
     safe_t = jnp.where(valid, t, 0)
     onehot = jax.nn.one_hot(safe_t, n_classes, dtype=x.dtype) * valid[..., None]  # (N, J, C)

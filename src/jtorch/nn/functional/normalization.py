@@ -8,6 +8,7 @@ updated, so the pure forms `batch_norm_stats`/`instance_norm_stats` return the n
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "layer_norm",
     "group_norm",
     "local_response_norm",
+    "rms_norm",
 ]
 
 _Stats = tuple[jax.Array, jax.Array | None, jax.Array | None]
@@ -197,12 +199,14 @@ def batch_norm_stats(
     _check_channels("batch_norm", x, running_mean=rm, running_var=rv, weight=weight, bias=bias)
     shape = _channel_shape(x)
     if training:
-        n = x.size // x.shape[1]
-        if n <= 1:
+        n = math.prod(x.shape[:1] + x.shape[2:])
+        if n == 1:
             raise ValueError(
                 "batch_norm: expected more than 1 value per channel when training, got `input` "
                 f"of shape {tuple(x.shape)}"
             )
+        if n == 0:  # as torch: an empty output, the running stats unchanged
+            return x, rm, rv
         ones = jnp.ones(x.shape[1], x.dtype)
         w = ones if weight is None else jnp.asarray(weight)
         b = jnp.zeros_like(ones) if bias is None else jnp.asarray(bias)
@@ -369,3 +373,31 @@ def local_response_norm(
         / size
     )
     return x / (div * alpha + k) ** beta
+
+
+def rms_norm(
+    input: Any, normalized_shape: int | Sequence[int], weight: Any = None, eps: float | None = None
+) -> jax.Array:
+    """x / √(mean(x²) + eps) · weight over the last len(normalized_shape) dims
+    (torch.nn.functional.rms_norm). As torch, half-precision inputs are normalised in float32 and
+    cast back before the weight; `eps=None` means the machine epsilon of that compute type."""
+    x = jnp.asarray(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k :]) != shape:
+        raise ValueError(
+            f"rms_norm: `normalized_shape`={list(shape)} expects `input` of shape "
+            f"(*, {', '.join(map(str, shape))}), got shape {tuple(x.shape)}"
+        )
+    w = _opt(weight)
+    if w is not None and tuple(w.shape) != shape:
+        raise ValueError(
+            f"rms_norm: `weight` must have shape {shape} (normalized_shape), got {tuple(w.shape)}"
+        )
+    compute = jnp.promote_types(x.dtype, jnp.float32)
+    if eps is None:
+        eps = float(jnp.finfo(compute).eps)
+    xc = x.astype(compute)
+    ms = jnp.mean(xc * xc, axis=tuple(range(x.ndim - k, x.ndim)), keepdims=True)
+    y = (xc * jax.lax.rsqrt(ms + eps)).astype(x.dtype)
+    return y if w is None else y * w

@@ -6,7 +6,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
 
+from jtorch import _random
 from jtorch.nn import functional as F
 from jtorch.nn.module import Module, Parameter
 
@@ -17,6 +19,7 @@ __all__ = [
     "Hardtanh",
     "LeakyReLU",
     "PReLU",
+    "RReLU",
     "ELU",
     "SELU",
     "CELU",
@@ -35,6 +38,7 @@ __all__ = [
     "Softshrink",
     "GLU",
     "Softmax",
+    "Softmax2d",
     "Softmin",
     "LogSoftmax",
 ]
@@ -160,6 +164,40 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    """x where x > 0, else a·x with a ~ U(lower, upper) per element in train mode and
+    (lower + upper)/2 in eval mode (torch.nn.RReLU). Train mode draws from the module's own RNG
+    stream (forked at construction, `rngs=` keyword-only), so every compiled call draws afresh.
+    """
+
+    def __init__(
+        self,
+        lower: float = 1.0 / 8,
+        upper: float = 1.0 / 3,
+        inplace: bool = False,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ):
+        super().__init__()
+        if not lower <= upper:
+            raise ValueError(
+                f"RReLU: `lower` ({lower}) should be less than or equal to `upper` ({upper})"
+            )
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+        self.rngs = _random.fork_rngs(rngs)
+
+    def forward(self, input: Any) -> jax.Array:
+        if not self.training:
+            return F.rrelu(input, self.lower, self.upper, training=False)
+        return F.rrelu(input, self.lower, self.upper, training=True, key=self.rngs.default())
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"lower={self.lower}, upper={self.upper}{inplace}"
 
 
 class ELU(Module):
@@ -336,6 +374,19 @@ class Softmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax2d(_NoArgs):
+    """softmax over the channels (dim −3) of (N, C, H, W) or (C, H, W) (torch.nn.Softmax2d)."""
+
+    def forward(self, input: Any) -> jax.Array:
+        x = jnp.asarray(input)
+        if x.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected `input` of shape (C, H, W) or (N, C, H, W) (3D or 4D), "
+                f"got shape {tuple(x.shape)}"
+            )
+        return F.softmax(x, -3)
 
 
 class Softmin(Softmax):

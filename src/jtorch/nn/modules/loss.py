@@ -7,15 +7,18 @@ maps onto `reduction` with torch's rule and a warning. Class weights are buffers
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
 
 from jtorch.nn import functional as F
-from jtorch.nn.functional.loss import _legacy_reduction, _pairwise_distance
+from jtorch.nn.functional.loss import _check_reduction, _legacy_reduction, _pairwise_distance
 from jtorch.nn.module import Module
+from jtorch.nn.modules.linear import Linear
 
 __all__ = [
     "BCELoss",
@@ -28,6 +31,7 @@ __all__ = [
     "HuberLoss",
     "KLDivLoss",
     "L1Loss",
+    "LinearCrossEntropyLoss",
     "MSELoss",
     "MarginRankingLoss",
     "MultiLabelMarginLoss",
@@ -43,11 +47,17 @@ __all__ = [
 
 
 class _Loss(Module):
-    """Stores `reduction` ('mean', 'sum' or 'none'), mapping the deprecated pair onto it."""
+    """Stores `reduction` ('mean', 'sum' or 'none'), mapping the deprecated pair onto it.
+
+    An unknown `reduction` raises ValueError at construction (torch raises at the first call).
+    """
+
+    _reductions: tuple[str, ...] = ("mean", "sum", "none")
 
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
         super().__init__()
         self.reduction = _legacy_reduction(size_average, reduce, reduction)
+        _check_reduction(self.reduction, self._reductions)
 
 
 class _WeightedLoss(_Loss):
@@ -155,6 +165,8 @@ class GaussianNLLLoss(_Loss):
 class KLDivLoss(_Loss):
     """Pointwise KL divergence of log-probabilities (torch.nn.KLDivLoss)."""
 
+    _reductions = ("mean", "batchmean", "sum", "none")
+
     def __init__(
         self,
         size_average: Any = None,
@@ -217,6 +229,73 @@ class CrossEntropyLoss(_WeightedLoss):
             ignore_index=self.ignore_index,
             reduction=self.reduction,
             label_smoothing=self.label_smoothing,
+        )
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """Cross entropy of a learned linear projection to `num_classes` logits
+    (torch.nn.LinearCrossEntropyLoss): `linear` is a Linear(in_features, C·prod(out_features))
+    whose flat weight and bias are reshaped to (C, *out_features, in_features) in forward.
+
+    Differs from torch: `options` (torch's chunking strategy) is stored and ignored.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple[int, ...] = (),
+        bias: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        reduction: str = "mean",
+        weight: Any = None,
+        ignore_index: int | None = None,
+        label_smoothing: float = 0.0,
+        options: Any = None,
+        rngs: nnx.Rngs | None = None,
+    ):
+        if weight is not None and tuple(jnp.shape(weight)) != (num_classes,):
+            raise ValueError(
+                f"LinearCrossEntropyLoss: expected `weight` shape {(num_classes,)}, got "
+                f"{tuple(jnp.shape(weight))}"
+            )
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(
+                f"LinearCrossEntropyLoss: expected `label_smoothing` in [0, 1], got "
+                f"{label_smoothing}"
+            )
+        super().__init__(weight, None, None, reduction)
+        self.num_classes = num_classes
+        self.out_features = tuple(out_features)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        n_out = math.prod(self.out_features, start=num_classes)
+        self.linear = Linear(in_features, n_out, bias=bias, device=device, dtype=dtype, rngs=rngs)
+        self.options = options
+
+    def forward(self, input: Any, target: Any) -> jax.Array:
+        shape = (self.num_classes, *self.out_features)
+        bias = self.linear.bias
+        return F.linear_cross_entropy(
+            input,
+            self.linear.weight.value.reshape(*shape, self.linear.in_features),
+            target,
+            linear_bias=None if bias is None else bias.value.reshape(shape),
+            weight=_value(self.weight),
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            options=self.options,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+            f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+            f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}, options={self.options}"
         )
 
 

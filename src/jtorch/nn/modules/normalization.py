@@ -26,6 +26,7 @@ __all__ = [
     "LayerNorm",
     "GroupNorm",
     "LocalResponseNorm",
+    "RMSNorm",
 ]
 
 
@@ -353,3 +354,38 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class RMSNorm(Module):
+    """x / √(mean(x²) + eps) · weight over the trailing `normalized_shape` dims
+    (torch.nn.RMSNorm); `eps=None` uses the machine epsilon of the compute type, as torch."""
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dtype = jnp.float32 if dtype is None else dtype
+        if elementwise_affine:
+            self.weight = Parameter(jnp.ones(self.normalized_shape, dtype))
+        else:
+            self.register_parameter("weight", None)
+        if device is not None:
+            self.to(device)
+
+    def forward(self, x: Any) -> jax.Array:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
