@@ -115,9 +115,10 @@ def _geometry(
 
 def _window_views(
     x: jax.Array, k, s, p, d, outs, extras, fill: float
-) -> tuple[jax.Array, np.ndarray]:
-    """The K = Πk strided views of the padded input, stacked: (K, N, C, *out); and for each view
-    the flat input index (row-major over the spatial axes) of every output position: (K, *out)."""
+) -> tuple[jax.Array, np.ndarray, np.ndarray]:
+    """The K = Πk strided views of the padded input, stacked: (K, N, C, *out); for each view
+    the flat input index (row-major over the spatial axes) of every output position: (K, *out);
+    and whether that position lies inside the input rather than in the padding: (K, *out)."""
     n = len(k)
     xp = lax.pad(
         x,
@@ -126,14 +127,33 @@ def _window_views(
     )
     sizes = x.shape[2:]
     flat_strides = [math.prod(sizes[i + 1 :]) for i in range(n)]
-    views, flat = [], []
+    views, flat, inside = [], [], []
     for offs in itertools.product(*(range(ki) for ki in k)):
         start = tuple(o * di for o, di in zip(offs, d))
         limit = tuple(st + (o - 1) * si + 1 for st, o, si in zip(start, outs, s))
         views.append(lax.slice(xp, (0, 0) + start, x.shape[:2] + limit, (1, 1) + s))
-        coords = np.ix_(*[np.arange(o) * si - pi + st for o, si, pi, st in zip(outs, s, p, start)])
-        flat.append(sum(c * fs for c, fs in zip(coords, flat_strides)))
-    return jnp.stack(views), np.stack([np.broadcast_to(f, outs) for f in flat])
+        axes = [np.arange(o) * si - pi + st for o, si, pi, st in zip(outs, s, p, start)]
+        coords = np.ix_(*axes)
+        flat.append(np.broadcast_to(sum(c * fs for c, fs in zip(coords, flat_strides)), outs))
+        valid = [(c >= 0) & (c < size) for c, size in zip(coords, sizes)]
+        inside.append(np.broadcast_to(functools.reduce(np.logical_and, valid), outs))
+    return jnp.stack(views), np.stack(flat), np.stack(inside)
+
+
+def _window_argmax(views: jax.Array, inside: np.ndarray, lowest: Any) -> jax.Array:
+    """Per output, the view holding the window's maximum as torch's CPU kernel picks it: over
+    the positions inside the input only, the first maximum, or the last NaN of a window holding
+    NaN; a window of nothing but −∞ (or the dtype's lowest) picks its first inside position."""
+    masked = jnp.where(inside[:, None, None], views, jnp.asarray(lowest, views.dtype))
+    pick = jnp.argmax(masked, axis=0)
+    first_inside = jnp.asarray(np.argmax(inside, axis=0))
+    best = jnp.take_along_axis(masked, pick[None], axis=0)[0]
+    pick = jnp.where(best == lowest, first_inside, pick)
+    if jnp.issubdtype(views.dtype, jnp.floating):
+        nan = jnp.isnan(masked)
+        last_nan = nan.shape[0] - 1 - jnp.argmax(nan[::-1], axis=0)
+        pick = jnp.where(jnp.any(nan, axis=0), last_nan, pick)
+    return pick
 
 
 def _tile_views(x: jax.Array, k: tuple[int, ...]) -> list[jax.Array]:
@@ -212,8 +232,8 @@ def _max_pool(
         return y[0] if unbatched else y
     lowest = -jnp.inf if floating else jnp.iinfo(x.dtype).min
     if return_indices or any(di != 1 for di in d):
-        views, flat = _window_views(x, k, s, p, d, outs, extras, lowest)
-        arg = jnp.argmax(views, axis=0)[None]  # first maximum, as torch
+        views, flat, inside = _window_views(x, k, s, p, d, outs, extras, lowest)
+        arg = _window_argmax(views, inside, lowest)[None]
         y = jnp.take_along_axis(views, arg, axis=0)[0]
         if unbatched:
             y = y[0]
