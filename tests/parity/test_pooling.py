@@ -298,3 +298,156 @@ def test_non_overlapping_max_pool_avoids_reduce_window(kwargs, fast):
     x = jnp.ones((2, 3, 8, 7))
     text = str(jax.make_jaxpr(jax.grad(lambda x: F.max_pool2d(x, **kwargs).sum()))(x))
     assert ("reduce_window" in text or "select_and_scatter" in text) != fast
+
+
+UNPOOL_CASES = [
+    # (dim, max-pool kwargs, spatial shape, pass output_size)
+    (1, dict(kernel_size=2), (9,), True),  # odd length: output_size restores it
+    (1, dict(kernel_size=3, stride=1, padding=1), (7,), False),  # shared indices
+    (2, dict(kernel_size=2), (6, 8), False),
+    (2, dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), (7, 6), True),
+    (2, dict(kernel_size=(3, 2), stride=(1, 2), dilation=(1, 2)), (6, 5), True),
+    (3, dict(kernel_size=2, stride=(1, 2, 2), padding=(1, 0, 1)), (4, 5, 4), True),
+]
+
+
+@pytest.mark.parametrize("dim,kwargs,spatial,sized", UNPOOL_CASES, ids=str)
+def test_max_unpool_matches_torch(dim, kwargs, spatial, sized):
+    """max_pool(return_indices=True) then max_unpool: the unpooled values, and the gradients
+    w.r.t. the pooled values and (through both) the original input, equal torch's."""
+    x = _x((2, 3, *spatial))
+    unpool_kw = {k: kwargs[k] for k in ("kernel_size", "stride", "padding") if k in kwargs}
+    if sized:
+        unpool_kw["output_size"] = spatial
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t, idx_t = getattr(TF, f"max_pool{dim}d")(x_t, return_indices=True, **kwargs)
+    y_t.retain_grad()
+    out_t = getattr(TF, f"max_unpool{dim}d")(y_t, idx_t, **unpool_kw)
+    g = np.random.default_rng(1).standard_normal(tuple(out_t.shape)).astype(np.float32)
+    out_t.backward(torch.tensor(g))
+
+    def chain(x):
+        y, idx = getattr(F, f"max_pool{dim}d")(x, return_indices=True, **kwargs)
+        return getattr(F, f"max_unpool{dim}d")(y, idx, **unpool_kw), y, idx
+
+    @jax.jit
+    def run(x, g):
+        _, y, idx = chain(x)
+        out, vjp = jax.vjp(lambda x: chain(x)[0], x)
+        unpool = lambda y: getattr(F, f"max_unpool{dim}d")(y, idx, **unpool_kw)  # noqa: E731
+        dy = jax.vjp(unpool, y)[1](g)[0]
+        return out, vjp(g)[0], dy
+
+    out, dx, dy = run(jnp.asarray(x), g)
+    np.testing.assert_array_equal(np.asarray(out), out_t.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(dy), y_t.grad.numpy())
+    np.testing.assert_allclose(np.asarray(dx), x_t.grad.numpy(), RTOL, ATOL)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_max_unpool_module_repr_and_unbatched_forward_match_torch(dim):
+    tm, jm = getattr(torch.nn, f"MaxUnpool{dim}d")(2), getattr(nn, f"MaxUnpool{dim}d")(2)
+    assert repr(jm) == repr(tm)
+    x = _x((3, *(5,) * dim))  # unbatched, odd sizes: output_size needed
+    y_t, idx_t = getattr(torch.nn, f"MaxPool{dim}d")(2, return_indices=True)(torch.tensor(x))
+    pool = getattr(nn, f"MaxPool{dim}d")(2, return_indices=True)
+    want = tm(y_t, idx_t, output_size=list(x.shape[1:]))
+    got = jax.jit(lambda x: jm(*pool(x), output_size=x.shape[1:]))(x)  # one compilation
+    np.testing.assert_array_equal(np.asarray(got), want.numpy())
+
+
+LP3_CASES = [
+    ((2, 2, 4, 5, 6), (2.0, 2), {}),
+    ((2, 2, 5, 5, 5), (3, (2, 1, 3)), dict(stride=(1, 2, 1), ceil_mode=True)),
+    ((2, 2, 4, 4, 4), (float("inf"), 2), {}),
+]
+
+
+@pytest.mark.parametrize("shape,args,kwargs", LP3_CASES, ids=str)
+def test_lp_pool3d_matches_torch(shape, args, kwargs):
+    _check_fn("lp_pool3d", _x(shape), *args, **kwargs)
+
+
+LP_ZERO_CASES = [("lp_pool1d", 1, 2), ("lp_pool2d", 2, 2), ("lp_pool3d", 3, 2), ("lp_pool2d", 2, 3)]
+
+
+@pytest.mark.parametrize("name,dim,norm_type", LP_ZERO_CASES)
+def test_lp_pool_zero_windows_give_torch_gradient_not_nan(name, dim, norm_type):
+    """A window whose Σ x^p is 0 has gradient 0 in torch; the values around it are unaffected."""
+    x = np.abs(_x((2, 2, *(4,) * dim)))  # Σ x^3 < 0 is NaN in both libraries
+    x[:, 0] = 0.0  # every window of channel 0 is all zeros
+    x[:, 1, ..., :2] = 0.0  # some windows of channel 1 too
+    _check_fn(name, x, norm_type, 2)  # torch's gradient there is 0, not NaN
+
+
+BAD_WINDOW_CASES = [
+    # (callable, expected error type, message pattern); torch raises RuntimeError for most
+    (lambda x: F.max_pool2d(x, 2, stride=0), ValueError, "`stride` must be greater than zero"),
+    (lambda x: F.avg_pool2d(x, 2, stride=(1, 0)), ValueError, "`stride`"),
+    (lambda x: F.lp_pool2d(x, 2, 2, stride=0), ValueError, "`stride`"),
+    (lambda x: F.max_pool2d(x, 0), ValueError, "`kernel_size` must be greater than zero"),
+    (lambda x: F.max_pool2d(x, 2, dilation=0), ValueError, "`dilation`"),
+    (lambda x: F.max_pool2d(x, 3, padding=-1), ValueError, "`padding` must be non-negative"),
+    (lambda x: F.max_pool2d(x, 3, dilation=2, padding=2), ValueError, "at most half"),
+    (lambda x: F.max_pool2d(x, 2.5), TypeError, "`kernel_size` must be an int"),
+    (lambda x: F.max_unpool2d(x, jnp.zeros(x.shape, int), 2, stride=0), ValueError, "`stride`"),
+    (lambda x: F.max_unpool2d(x, jnp.zeros((1, 2), int), 2), ValueError, "`indices` must have"),
+    (lambda x: F.max_unpool2d(x, jnp.full(x.shape, 256), 2), ValueError, r"valid: 0 to 255"),
+    (lambda x: F.max_unpool2d(x, x > 9, 2), ValueError, "`indices` must be integers"),
+    (
+        lambda x: F.max_unpool2d(x, x.astype(int) * 0, 2, output_size=(3, 3)),
+        ValueError,
+        "14 and 18",
+    ),
+    (lambda x: F.max_unpool2d(x, x.astype(int) * 0, 2, output_size=(16,)), ValueError, "2 or 4"),
+    (lambda x: nn.MaxPool2d(2, stride=0), ValueError, "MaxPool2d: `stride`"),
+    (lambda x: nn.AvgPool1d(2, padding=2), ValueError, "AvgPool1d: `padding`"),
+    (lambda x: nn.LPPool3d(2, (2, 0, 2)), ValueError, "LPPool3d: `kernel_size`"),
+    (lambda x: nn.MaxPool3d((2, 2)), ValueError, "kernel_size"),
+    (lambda x: nn.MaxUnpool1d(2, padding=-1), ValueError, "MaxUnpool1d: `padding`"),
+]
+
+
+@pytest.mark.parametrize("call,error,match", BAD_WINDOW_CASES)
+def test_bad_window_arguments_name_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call(_x((1, 2, 8, 8)))
+
+
+INDEX_EDGE_CASES = [
+    ("max_pool1d", (2, 3, 9), dict(kernel_size=3, stride=2, padding=1, return_indices=True)),
+    ("max_pool2d", (2, 3, 7, 6), dict(kernel_size=3, stride=1, padding=1, return_indices=True)),
+    (
+        "max_pool2d",
+        (2, 3, 7, 7),
+        dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True, return_indices=True),
+    ),  # fmt: skip
+    ("max_pool2d", (2, 3, 7, 7), dict(kernel_size=2, stride=1, dilation=2)),  # no indices
+    ("max_pool3d", (1, 2, 4, 5, 5), dict(kernel_size=2, stride=1, padding=1, return_indices=True)),
+]
+
+
+@pytest.mark.parametrize("name,shape,kwargs", INDEX_EDGE_CASES, ids=str)
+def test_max_pool_indices_with_inf_and_nan_match_torch_exactly(name, shape, kwargs):
+    """Windows of only −∞ next to padding point at their first input position, a window with
+    NaN at its last NaN (torch's CPU kernel); values, indices and gradients compared exactly."""
+    x = _tile_input("-inf", shape)
+    x[np.random.default_rng(3).random(shape) < 0.1] = np.nan
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t = getattr(TF, name)(x_t, **kwargs)
+    first_t = out_t[0] if isinstance(out_t, tuple) else out_t
+    g = np.random.default_rng(1).standard_normal(tuple(first_t.shape)).astype(np.float32)
+    first_t.backward(torch.tensor(g))
+
+    @jax.jit
+    def run(x, g):
+        out, vjp = jax.vjp(lambda x: getattr(F, name)(x, **kwargs), x)
+        cot = (g, jnp.zeros(out[1].shape, out[1].dtype)) if isinstance(out, tuple) else g
+        return out, vjp(cot)[0]
+
+    out, dx = run(jnp.asarray(x), jnp.asarray(g))
+    if isinstance(out, tuple):
+        np.testing.assert_array_equal(np.asarray(out[1]), out_t[1].numpy())
+        out = out[0]
+    np.testing.assert_array_equal(np.asarray(out), first_t.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(dx), x_t.grad.numpy())

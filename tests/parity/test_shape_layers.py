@@ -80,6 +80,13 @@ INTERPOLATE_CASES = [
     ((1, 2, 3, 4, 5), dict(size=(5, 3, 7), mode="trilinear")),
     ((1, 2, 3, 4, 5), dict(scale_factor=2, mode="trilinear", align_corners=True)),
     ((2, 3, 7, 9), dict(size=(3, 4), mode="area")),
+    ((2, 3, 5, 6), dict(size=(9, 13), mode="bicubic")),
+    ((2, 3, 5, 6), dict(scale_factor=(1.7, 0.6), mode="bicubic", align_corners=True)),
+    ((2, 3, 8, 9), dict(scale_factor=0.5, mode="bicubic")),
+    ((2, 3, 11, 9), dict(size=(4, 5), mode="bilinear", antialias=True)),
+    ((2, 3, 11, 9), dict(scale_factor=(0.3, 0.5), mode="bicubic", antialias=True)),
+    ((2, 3, 11, 9), dict(size=(4, 9), mode="bicubic", antialias=True, align_corners=True)),
+    ((2, 3, 5, 6), dict(size=(8, 4), mode="bilinear", antialias=True)),  # up on one axis
 ]
 
 
@@ -202,6 +209,7 @@ RESAMPLE_MODULES = [
     ("Upsample", (), dict(scale_factor=2)),
     ("Upsample", (), dict(size=(5, 7), mode="bilinear")),
     ("Upsample", (), dict(scale_factor=(1.5, 2), mode="bilinear", align_corners=True)),
+    ("Upsample", (), dict(size=(7, 3), mode="bicubic")),
     ("UpsamplingNearest2d", (), dict(scale_factor=3)),
     ("UpsamplingBilinear2d", (), dict(size=(6, 5))),
     ("PixelShuffle", (2,), {}),
@@ -232,6 +240,10 @@ def test_bad_arguments_raise_value_error():
         F.interpolate(x[0], scale_factor=2, mode="bilinear")
     with pytest.raises(ValueError, match="size"):
         F.interpolate(x)
+    with pytest.raises(ValueError, match=r"`antialias`=True.*'nearest'"):
+        F.interpolate(x, scale_factor=0.5, antialias=True)
+    with pytest.raises(ValueError, match=r"'bicubic' needs a 4-D input"):
+        F.interpolate(x[0], scale_factor=2, mode="bicubic")
     with pytest.raises(ValueError, match=r"upscale_factor.*\(2, 3, 4, 4\)"):
         F.pixel_shuffle(x, 2)
     with pytest.raises(ValueError, match=r"input1 \(\*, 5\).*got input1 \(2, 3\)"):

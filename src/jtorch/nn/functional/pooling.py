@@ -38,6 +38,10 @@ __all__ = [
     "adaptive_max_pool3d",
     "lp_pool1d",
     "lp_pool2d",
+    "lp_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
 ]
 
 _LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
@@ -55,6 +59,32 @@ def _batched(fn: str, input: Any, n: int) -> tuple[jax.Array, bool]:
     return x, False
 
 
+def _window_args(
+    fn: str, n: int, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1
+) -> tuple[tuple[int, ...], ...]:
+    """Check pooling window arguments as torch does and return them as n-tuples (k, s, p, d):
+    kernel_size, stride (default kernel_size) and dilation positive ints, 0 ≤ padding ≤ k/2.
+    Used by the functions and by the module constructors, so a bad value fails where it is given.
+    """
+    k = _ntuple(kernel_size, n, "kernel_size")
+    s = k if stride is None or stride == [] or stride == () else _ntuple(stride, n, "stride")
+    p = _ntuple(padding, n, "padding")
+    d = _ntuple(dilation, n, "dilation")
+    for name, values in (("kernel_size", k), ("stride", s), ("padding", p), ("dilation", d)):
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            raise TypeError(f"{fn}: `{name}` must be an int or a tuple of {n} ints, got {values!r}")
+    for name, values in (("kernel_size", k), ("stride", s), ("dilation", d)):
+        if any(v <= 0 for v in values):
+            raise ValueError(f"{fn}: `{name}` must be greater than zero, got {values}")
+    if any(pi < 0 for pi in p):
+        raise ValueError(f"{fn}: `padding` must be non-negative, got {p}")
+    if any(2 * pi > ki for pi, ki in zip(p, k)):
+        raise ValueError(
+            f"{fn}: `padding`={p} should be at most half of `kernel_size`={k} on every axis"
+        )
+    return k, s, p, d
+
+
 def _geometry(
     fn: str,
     x: jax.Array,
@@ -66,18 +96,7 @@ def _geometry(
     ceil_mode: bool,
 ) -> tuple[tuple[int, ...], ...]:
     """Normalise the arguments; return (k, s, p, d, out, extra right padding) per spatial axis."""
-    k = _ntuple(kernel_size, n, "kernel_size")
-    s = k if stride is None or stride == [] or stride == () else _ntuple(stride, n, "stride")
-    p = _ntuple(padding, n, "padding")
-    d = _ntuple(dilation, n, "dilation")
-    if any(v <= 0 for v in k + s + d):
-        raise ValueError(
-            f"{fn}: `kernel_size` {k}, `stride` {s} and `dilation` {d} must be positive"
-        )
-    if any(pi < 0 or pi > ki / 2 for pi, ki in zip(p, k)):
-        raise ValueError(
-            f"{fn}: `padding`={p} must be non-negative and at most half of kernel_size={k}"
-        )
+    k, s, p, d = _window_args(fn, n, kernel_size, stride, padding, dilation)
     outs, extras = [], []
     for size, ki, si, pi, di in zip(x.shape[2:], k, s, p, d):
         span = size + 2 * pi - di * (ki - 1) - 1
@@ -96,9 +115,10 @@ def _geometry(
 
 def _window_views(
     x: jax.Array, k, s, p, d, outs, extras, fill: float
-) -> tuple[jax.Array, np.ndarray]:
-    """The K = Πk strided views of the padded input, stacked: (K, N, C, *out); and for each view
-    the flat input index (row-major over the spatial axes) of every output position: (K, *out)."""
+) -> tuple[jax.Array, np.ndarray, np.ndarray]:
+    """The K = Πk strided views of the padded input, stacked: (K, N, C, *out); for each view
+    the flat input index (row-major over the spatial axes) of every output position: (K, *out);
+    and whether that position lies inside the input rather than in the padding: (K, *out)."""
     n = len(k)
     xp = lax.pad(
         x,
@@ -107,14 +127,33 @@ def _window_views(
     )
     sizes = x.shape[2:]
     flat_strides = [math.prod(sizes[i + 1 :]) for i in range(n)]
-    views, flat = [], []
+    views, flat, inside = [], [], []
     for offs in itertools.product(*(range(ki) for ki in k)):
         start = tuple(o * di for o, di in zip(offs, d))
         limit = tuple(st + (o - 1) * si + 1 for st, o, si in zip(start, outs, s))
         views.append(lax.slice(xp, (0, 0) + start, x.shape[:2] + limit, (1, 1) + s))
-        coords = np.ix_(*[np.arange(o) * si - pi + st for o, si, pi, st in zip(outs, s, p, start)])
-        flat.append(sum(c * fs for c, fs in zip(coords, flat_strides)))
-    return jnp.stack(views), np.stack([np.broadcast_to(f, outs) for f in flat])
+        axes = [np.arange(o) * si - pi + st for o, si, pi, st in zip(outs, s, p, start)]
+        coords = np.ix_(*axes)
+        flat.append(np.broadcast_to(sum(c * fs for c, fs in zip(coords, flat_strides)), outs))
+        valid = [(c >= 0) & (c < size) for c, size in zip(coords, sizes)]
+        inside.append(np.broadcast_to(functools.reduce(np.logical_and, valid), outs))
+    return jnp.stack(views), np.stack(flat), np.stack(inside)
+
+
+def _window_argmax(views: jax.Array, inside: np.ndarray, lowest: Any) -> jax.Array:
+    """Per output, the view holding the window's maximum as torch's CPU kernel picks it: over
+    the positions inside the input only, the first maximum, or the last NaN of a window holding
+    NaN; a window of nothing but −∞ (or the dtype's lowest) picks its first inside position."""
+    masked = jnp.where(inside[:, None, None], views, jnp.asarray(lowest, views.dtype))
+    pick = jnp.argmax(masked, axis=0)
+    first_inside = jnp.asarray(np.argmax(inside, axis=0))
+    best = jnp.take_along_axis(masked, pick[None], axis=0)[0]
+    pick = jnp.where(best == lowest, first_inside, pick)
+    if jnp.issubdtype(views.dtype, jnp.floating):
+        nan = jnp.isnan(masked)
+        last_nan = nan.shape[0] - 1 - jnp.argmax(nan[::-1], axis=0)
+        pick = jnp.where(jnp.any(nan, axis=0), last_nan, pick)
+    return pick
 
 
 def _tile_views(x: jax.Array, k: tuple[int, ...]) -> list[jax.Array]:
@@ -193,8 +232,8 @@ def _max_pool(
         return y[0] if unbatched else y
     lowest = -jnp.inf if floating else jnp.iinfo(x.dtype).min
     if return_indices or any(di != 1 for di in d):
-        views, flat = _window_views(x, k, s, p, d, outs, extras, lowest)
-        arg = jnp.argmax(views, axis=0)[None]  # first maximum, as torch
+        views, flat, inside = _window_views(x, k, s, p, d, outs, extras, lowest)
+        arg = _window_argmax(views, inside, lowest)[None]
         y = jnp.take_along_axis(views, arg, axis=0)[0]
         if unbatched:
             y = y[0]
@@ -406,24 +445,139 @@ def adaptive_max_pool3d(input: Any, output_size: Any, return_indices: bool = Fal
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)
 
 
-def _lp_pool(fn, n, pool, input, norm_type, kernel_size, stride, ceil_mode) -> jax.Array:
+def _lp_pool(fn, n, input, norm_type, kernel_size, stride, ceil_mode) -> jax.Array:
     x = jnp.asarray(input)
     k = _ntuple(kernel_size, n, "kernel_size")
+    pool = (max_pool1d, max_pool2d, max_pool3d)[n - 1]
     if norm_type == float("inf"):
         return pool(jnp.abs(x), kernel_size, stride, 0, 1, ceil_mode)
     if norm_type == -float("inf"):
         return -pool(-jnp.abs(x), kernel_size, stride, 0, 1, ceil_mode)
-    avg = avg_pool1d if n == 1 else avg_pool2d
+    avg = (avg_pool1d, avg_pool2d, avg_pool3d)[n - 1]
     power = int(norm_type) if float(norm_type).is_integer() else norm_type  # x^2 of x < 0 is fine
-    out = avg(x**power, kernel_size, stride, 0, ceil_mode)
-    return (jnp.sign(out) * jax.nn.relu(jnp.abs(out)) * math.prod(k)) ** (1.0 / norm_type)
+    total = avg(x**power, kernel_size, stride, 0, ceil_mode) * math.prod(k)
+    # torch's gradient is zero where a window's Σ x^p is zero (its relu masks the infinite
+    # derivative of t^(1/p) at 0); the double `where` keeps that infinity out of the graph here
+    zero = total == 0
+    root = jnp.where(zero, jnp.ones((), total.dtype), total) ** (1.0 / norm_type)
+    return jnp.where(zero, jnp.zeros((), total.dtype), root)
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> jax.Array:
     """Power-average pooling (Σ_window x^p)^(1/p) over (N, C, L) (torch lp_pool1d)."""
-    return _lp_pool("lp_pool1d", 1, max_pool1d, input, norm_type, kernel_size, stride, ceil_mode)
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> jax.Array:
     """Power-average pooling (Σ_window x^p)^(1/p) over (N, C, H, W) (torch lp_pool2d)."""
-    return _lp_pool("lp_pool2d", 2, max_pool2d, input, norm_type, kernel_size, stride, ceil_mode)
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> jax.Array:
+    """Power-average pooling (Σ_window x^p)^(1/p) over (N, C, D, H, W) (torch lp_pool3d)."""
+    return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _unpool_args(fn, n, kernel_size, stride=None, padding=0) -> tuple[tuple[int, ...], ...]:
+    """Unpooling's (k, s, p) as n-tuples: positive kernel_size and stride, padding ≥ 0 (torch
+    does not bound an unpooling padding by the kernel)."""
+    k, s, _, _ = _window_args(fn, n, kernel_size, stride)
+    p = _ntuple(padding, n, "padding")
+    if not all(isinstance(v, (int, np.integer)) and v >= 0 for v in p):
+        raise ValueError(f"{fn}: `padding` must be non-negative ints, got {p}")
+    return k, s, p
+
+
+def _unpool_sizes(fn, x, n, k, s, p, output_size) -> tuple[int, ...]:
+    """torch's unpooled spatial size: (L − 1)·s + k − 2p, or `output_size` within ±stride of it."""
+    default = tuple((size - 1) * si + ki - 2 * pi for size, ki, si, pi in zip(x.shape[2:], k, s, p))
+    if output_size is None:
+        outs = default
+    else:
+        outs = tuple(int(o) for o in output_size)
+        if len(outs) == n + 2:
+            outs = outs[2:]
+        if len(outs) != n:
+            raise ValueError(
+                f"{fn}: `output_size` must have {n} or {n + 2} entries, got {output_size!r}"
+            )
+        for axis, (o, dflt, si) in enumerate(zip(outs, default, s)):
+            if not dflt - si < o < dflt + si:
+                raise ValueError(
+                    f"{fn}: invalid `output_size` {output_size!r} (spatial axis {axis} must be "
+                    f"strictly between {dflt - si} and {dflt + si})"
+                )
+    if any(o < 0 for o in outs):
+        raise ValueError(f"{fn}: the output size {outs} is negative; check `padding`={p}")
+    return outs
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _scatter_planes(x: jax.Array, idx: jax.Array, plane: int) -> jax.Array:
+    """(M, L) values into (M, plane) zeros at flat positions `idx`; out-of-range ones dropped."""
+    rows = jnp.arange(x.shape[0])[:, None]
+    return jnp.zeros((x.shape[0], plane), x.dtype).at[rows, idx].set(x, mode="drop")
+
+
+def _scatter_planes_fwd(x, idx, plane):
+    return _scatter_planes(x, idx, plane), idx
+
+
+def _scatter_planes_bwd(plane, idx, g):
+    """torch's gradient: every input reads the output gradient at its index (a gather), also
+    when several inputs share an index (overlapping pooling windows)."""
+    return jnp.take_along_axis(g, idx, axis=1, mode="fill", fill_value=0), None
+
+
+_scatter_planes.defvjp(_scatter_planes_fwd, _scatter_planes_bwd)
+
+
+def _max_unpool(fn, n, input, indices, kernel_size, stride, padding, output_size) -> jax.Array:
+    x, unbatched = _batched(fn, input, n)
+    idx = jnp.asarray(indices)
+    if idx.shape != jnp.shape(input):
+        raise ValueError(
+            f"{fn}: `indices` must have the shape of `input` {tuple(jnp.shape(input))}, "
+            f"got {tuple(idx.shape)}"
+        )
+    if not jnp.issubdtype(idx.dtype, jnp.integer):
+        raise ValueError(f"{fn}: `indices` must be integers, got dtype {idx.dtype}")
+    k, s, p = _unpool_args(fn, n, kernel_size, stride, padding)
+    outs = _unpool_sizes(fn, x, n, k, s, p, output_size)
+    plane = math.prod(outs)
+    if (
+        not isinstance(idx, jax.core.Tracer)
+        and idx.size
+        and (int(idx.min()) < 0 or int(idx.max()) >= plane)
+    ):
+        raise ValueError(
+            f"{fn}: `indices` hold values in [{int(idx.min())}, {int(idx.max())}], outside the "
+            f"output plane of size {outs} (valid: 0 to {plane - 1})"
+        )
+    if unbatched:
+        idx = idx[None]
+    rows = x.shape[0] * x.shape[1]
+    y = _scatter_planes(x.reshape(rows, -1), idx.reshape(rows, -1).astype(jnp.int32), plane)
+    y = y.reshape(x.shape[:2] + outs)
+    return y[0] if unbatched else y
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool1d: zeros of length (L − 1)·s + k − 2p (or `output_size`)
+    holding each input value at its index from `max_pool1d(..., return_indices=True)`.
+
+    Inside `jit` an out-of-range index is dropped (outside it raises); where several inputs
+    share an index, one of them (all equal when they come from max pooling) is written.
+    """
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool2d over (N, C, H, W): each value goes to its flat index h·W + w
+    of a zero plane (torch max_unpool2d; see max_unpool1d for indices)."""
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool3d over (N, C, D, H, W) (torch max_unpool3d)."""
+    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size)

@@ -133,15 +133,28 @@ def gru_cell(
 # ---------------------------------------------------------------- sequences
 
 
-def _scan_layer(state: Any, gi: jax.Array, step: _Step, reverse: bool) -> tuple[jax.Array, Any]:
+def _scan_layer(
+    state: Any, gi: jax.Array, step: _Step, reverse: bool, mask: jax.Array | None = None
+) -> tuple[jax.Array, Any]:
     """Run `step` over time (axis 0 of `gi`, shape (L, N, G)); returns outputs (L, N, H) and the
-    final state. `reverse=True` walks the sequence backwards but keeps outputs in time order."""
+    final state. `reverse=True` walks the sequence backwards but keeps outputs in time order.
 
-    def body(carry: Any, gi_t: jax.Array) -> tuple[Any, jax.Array]:
+    With a (L, N) `mask` (variable-length sequences), a masked step keeps the carried state and
+    outputs zeros: the final state is each sequence's state at its last valid step, and the
+    reverse direction starts at each sequence's own end."""
+
+    def body(carry: Any, xs: Any) -> tuple[Any, jax.Array]:
+        gi_t, valid = xs
         new = step(gi_t, carry)
-        return new, (new[0] if isinstance(new, tuple) else new)
+        if valid is not None:
+            keep = valid[:, None]
+            new = jax.tree.map(lambda n, c: jnp.where(keep, n, c), new, carry)
+        out = new[0] if isinstance(new, tuple) else new
+        if valid is not None:
+            out = jnp.where(keep, out, jnp.zeros((), out.dtype))
+        return new, out
 
-    final, ys = jax.lax.scan(body, state, gi, reverse=reverse)
+    final, ys = jax.lax.scan(body, state, (gi, mask), reverse=reverse)
     return ys, final
 
 
@@ -171,6 +184,7 @@ def _sequence_fn(mode: str, doc: str) -> Callable:
         batch_first: bool,
         *,
         key: jax.Array | None = None,
+        lengths: Any = None,
     ) -> tuple[jax.Array, Any]:
         x = jnp.asarray(input)
         if x.ndim != 3:
@@ -196,6 +210,15 @@ def _sequence_fn(mode: str, doc: str) -> Callable:
             h0, c0 = jnp.asarray(hx), None
         if batch_first:
             x = jnp.swapaxes(x, 0, 1)  # (L, N, H_in)
+        mask = None
+        if lengths is not None:
+            lengths = jnp.asarray(lengths)
+            if lengths.shape != x.shape[1:2]:
+                raise ValueError(
+                    f"{mode}: `lengths` must have shape ({x.shape[1]},) (one per sequence), "
+                    f"got {tuple(lengths.shape)}"
+                )
+            mask = jnp.arange(x.shape[0])[:, None] < lengths[None, :]  # (L, N)
         drop = dropout > 0 and train and num_layers > 1
         if drop:
             if key is None:
@@ -211,7 +234,7 @@ def _sequence_fn(mode: str, doc: str) -> Callable:
                 step = _layer_step(mode, w[1], b_hh, w[-1] if has_proj else None)
                 state = (h0[idx], c0[idx]) if mode == "lstm" else h0[idx]
                 gi = _in_proj(x, w[0], b_ih)  # (L, N, gates·H): one matmul for the whole sequence
-                ys, final = _scan_layer(state, gi, step, reverse=direction == 1)
+                ys, final = _scan_layer(state, gi, step, direction == 1, mask)
                 outputs.append(ys)
                 if mode == "lstm":
                     h_n.append(final[0])
@@ -233,7 +256,9 @@ def _sequence_fn(mode: str, doc: str) -> Callable:
         "`input` is (L, N, H_in) ((N, L, H_in) with batch_first); `hx` is (D·num_layers, N, H_out)"
         "\n(an (h0, c0) pair for lstm); `params` is torch's flat weight list. Returns (output, h_n)"
         "\nwith output (L, N, D·H_out), each layer a `lax.scan` over time. Dropout (train only)\n"
-        "acts on the outputs of every layer but the last.\n\n"
+        "acts on the outputs of every layer but the last. `lengths` (N,) (keyword-only) marks\n"
+        "variable-length sequences: steps t >= lengths[n] are skipped (state kept, output 0),\n"
+        "so h_n holds each sequence's last valid step.\n\n"
         "Differs from torch: dropout randomness is an explicit `key` (keyword-only)."
     )
     return fn

@@ -1,7 +1,9 @@
 """Resampling: interpolate/upsample, pixel_shuffle, pixel_unshuffle.
 
 Source indices and weights are computed once per axis on the host (in float32, as torch's CPU
-kernels do); the array work is a gather and a weighted sum per resized axis.
+kernels do); the array work is a gather and a weighted sum per resized axis ('nearest', linear
+modes), or one product with an (out, in) weight matrix per resized axis ('bicubic' and
+`antialias=True`, whose windows have several taps, clamped at the borders or of varying width).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ __all__ = [
 ]
 
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
-_MODES = ("nearest", "nearest-exact", "area", *_LINEAR_MODES)
+_MODES = ("nearest", "nearest-exact", "area", *_LINEAR_MODES, "bicubic")
+_CUBIC_A = {False: np.float32(-0.75), True: np.float32(-0.5)}  # torch: OpenCV's, PIL's (antialias)
 
 
 def _scale(size: int, out: int, scale: float | None) -> np.float32:
@@ -60,6 +63,60 @@ def _linear_weights(
     return i0, i1, lam
 
 
+def _area_scale(size: int, out: int, scale: float | None, align_corners: bool) -> np.float32:
+    """torch's area_pixel_compute_scale."""
+    if align_corners:
+        return np.float32(size - 1) / np.float32(out - 1) if out > 1 else np.float32(0)
+    return _scale(size, out, scale)
+
+
+def _cubic(x: np.ndarray, a: np.float32) -> np.ndarray:
+    """Keys' cubic convolution kernel with parameter `a`, in float32 (torch's
+    cubic_convolution1 for |x| < 1, cubic_convolution2 for 1 ≤ |x| < 2)."""
+    x = np.abs(x).astype(np.float32)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(np.float32)
+
+
+def _bicubic_matrix(size: int, out: int, scale: float | None, align_corners: bool) -> np.ndarray:
+    """(out, size) weights of torch's upsample_bicubic2d along one axis: taps at ⌊src⌋−1..⌊src⌋+2
+    (clamped to the input) with Keys' a = −0.75 at the fractional offset of src."""
+    s = _area_scale(size, out, scale, align_corners)
+    dst = np.arange(out, dtype=np.float32)
+    src = dst * s if align_corners else s * (dst + np.float32(0.5)) - np.float32(0.5)
+    index = np.minimum(np.floor(src).astype(np.int64), size - 1)
+    t = np.clip(src - index.astype(np.float32), 0, 1).astype(np.float32)
+    a = _CUBIC_A[False]
+    taps = [_cubic(t + 1, a), _cubic(t, a), _cubic(1 - t, a), _cubic(2 - t, a)]
+    m = np.zeros((out, size), np.float32)
+    for j, w in enumerate(taps):
+        np.add.at(m, (np.arange(out), np.clip(index + j - 1, 0, size - 1)), w)
+    return m
+
+
+def _antialias_matrix(
+    size: int, out: int, scale: float | None, align_corners: bool, cubic: bool
+) -> np.ndarray:
+    """(out, size) weights of torch's antialiased resampling (PIL's): the triangle (bilinear) or
+    Keys a = −0.5 (bicubic) filter stretched by the downscale factor, normalised per output."""
+    s = _area_scale(size, out, scale, align_corners)
+    taps = 4 if cubic else 2
+    support = np.float32(taps * 0.5 * s) if s >= 1 else np.float32(taps * 0.5)
+    invscale = np.float32(1 / s) if s >= 1 else np.float32(1)
+    m = np.zeros((out, size), np.float32)
+    for i in range(out):
+        center = np.float32(float(s) * (i + 0.5))
+        lo = max(int(float(center - support) + 0.5), 0)
+        hi = min(int(float(center + support) + 0.5), size)
+        hi = min(hi, lo + 2 * math.ceil(support) + 1)
+        x = ((np.arange(lo, hi, dtype=np.float32) - center + 0.5) * invscale).astype(np.float32)
+        w = _cubic(x, _CUBIC_A[True]) if cubic else np.maximum(0, 1 - np.abs(x))
+        total = np.float32(w.sum(dtype=np.float32))
+        m[i, lo:hi] = w / total if total != 0 else w
+    return m
+
+
 def interpolate(
     input: Any,
     size: Any = None,
@@ -72,8 +129,9 @@ def interpolate(
     """Resize the spatial axes of (N, C, *spatial) to `size` or ⌊in·scale_factor⌋.
 
     Modes: 'nearest' (src = ⌊dst·in/out⌋), 'nearest-exact', 'linear'/'bilinear'/'trilinear'
-    (with `align_corners`), 'area' (adaptive average pooling), as torch.nn.functional.interpolate.
-    Differs from torch: 'bicubic' and `antialias=True` are not implemented (ValueError).
+    and 'bicubic' (with `align_corners`), 'area' (adaptive average pooling), as
+    torch.nn.functional.interpolate. `antialias=True` (bilinear and bicubic, 4-D input) widens
+    the filter by the downscale factor, as torch and PIL do.
     """
     x = jnp.asarray(input)
     if x.ndim not in (3, 4, 5):
@@ -84,19 +142,22 @@ def interpolate(
     n = x.ndim - 2
     if mode not in _MODES:
         raise ValueError(f"interpolate: `mode` must be one of {_MODES}, got {mode!r}")
-    if antialias:
-        raise ValueError("interpolate: `antialias`=True is not implemented")
-    if mode in _LINEAR_MODES:
-        if _LINEAR_MODES[mode] != n:
+    if antialias and not (mode in ("bilinear", "bicubic") and n == 2):
+        raise ValueError(
+            "interpolate: `antialias`=True is restricted to the bilinear and bicubic modes and "
+            f"a 4-D input, got mode {mode!r} and shape {tuple(x.shape)}"
+        )
+    if mode in _LINEAR_MODES or mode == "bicubic":
+        dims = 2 if mode == "bicubic" else _LINEAR_MODES[mode]
+        if dims != n:
             raise ValueError(
-                f"interpolate: mode {mode!r} needs a {_LINEAR_MODES[mode] + 2}-D input, got "
-                f"shape {tuple(x.shape)}"
+                f"interpolate: mode {mode!r} needs a {dims + 2}-D input, got shape {tuple(x.shape)}"
             )
         align_corners = bool(align_corners)
     elif align_corners is not None:
         raise ValueError(
             "interpolate: `align_corners` can only be set with the interpolating modes "
-            f"linear | bilinear | trilinear, got mode {mode!r}"
+            f"linear | bilinear | bicubic | trilinear, got mode {mode!r}"
         )
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: exactly one of `size` and `scale_factor` must be given")
@@ -117,7 +178,17 @@ def interpolate(
         return _adaptive_avg("interpolate", n, x, outs)
     y = x
     for axis, (size_i, out, scale) in enumerate(zip(sizes, outs, scales), start=2):
-        if mode.startswith("nearest"):
+        if antialias or mode == "bicubic":
+            if antialias and out == size_i:
+                continue  # torch copies an axis it does not resize
+            if antialias:
+                m = _antialias_matrix(size_i, out, scale, align_corners, mode == "bicubic")
+            else:
+                m = _bicubic_matrix(size_i, out, scale, align_corners)
+            m = jnp.asarray(m, y.dtype)
+            y = jnp.tensordot(y, m, axes=[[axis], [1]], precision=jax.lax.Precision.HIGHEST)
+            y = jnp.moveaxis(y, -1, axis)
+        elif mode.startswith("nearest"):
             if out != size_i:
                 index = _nearest_index(size_i, out, scale, mode == "nearest-exact")
                 y = jnp.take(y, jnp.asarray(index), axis=axis)

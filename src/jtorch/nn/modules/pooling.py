@@ -8,6 +8,7 @@ import jax
 
 from jtorch.nn import functional as F
 from jtorch.nn.functional._utils import _single
+from jtorch.nn.functional.pooling import _unpool_args, _window_args
 from jtorch.nn.module import Module
 
 __all__ = [
@@ -25,6 +26,10 @@ __all__ = [
     "AdaptiveMaxPool3d",
     "LPPool1d",
     "LPPool2d",
+    "LPPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
 ]
 
 
@@ -32,6 +37,7 @@ class _MaxPoolNd(Module):
     """Stores torch's max-pool options as given (stride defaults to kernel_size)."""
 
     _fn: Any = None
+    _n = 0
 
     def __init__(
         self,
@@ -43,6 +49,7 @@ class _MaxPoolNd(Module):
         ceil_mode: bool = False,
     ):
         super().__init__()
+        _window_args(type(self).__name__, type(self)._n, kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -67,24 +74,28 @@ class MaxPool1d(_MaxPoolNd):
     """Max over windows of (N, C, L) (torch.nn.MaxPool1d)."""
 
     _fn = staticmethod(F.max_pool1d)
+    _n = 1
 
 
 class MaxPool2d(_MaxPoolNd):
     """Max over kH×kW windows of (N, C, H, W) (torch.nn.MaxPool2d)."""
 
     _fn = staticmethod(F.max_pool2d)
+    _n = 2
 
 
 class MaxPool3d(_MaxPoolNd):
     """Max over kD×kH×kW windows of (N, C, D, H, W) (torch.nn.MaxPool3d)."""
 
     _fn = staticmethod(F.max_pool3d)
+    _n = 3
 
 
 class _AvgPoolNd(Module):
     """Stores torch's average-pool options; stride defaults to kernel_size."""
 
     _fn: Any = None
+    _n = 0
 
     def __init__(
         self,
@@ -96,6 +107,7 @@ class _AvgPoolNd(Module):
         divisor_override: int | None = None,
     ):
         super().__init__()
+        _window_args(type(self).__name__, type(self)._n, kernel_size, stride, padding)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -115,6 +127,8 @@ class _AvgPoolNd(Module):
 
 class AvgPool1d(_AvgPoolNd):
     """Mean over windows of (N, C, L) (torch.nn.AvgPool1d; options stored as 1-tuples)."""
+
+    _n = 1
 
     def __init__(
         self,
@@ -143,12 +157,14 @@ class AvgPool2d(_AvgPoolNd):
     """Mean over kH×kW windows of (N, C, H, W) (torch.nn.AvgPool2d)."""
 
     _fn = staticmethod(F.avg_pool2d)
+    _n = 2
 
 
 class AvgPool3d(_AvgPoolNd):
     """Mean over kD×kH×kW windows of (N, C, D, H, W) (torch.nn.AvgPool3d)."""
 
     _fn = staticmethod(F.avg_pool3d)
+    _n = 3
 
 
 class _AdaptivePoolNd(Module):
@@ -223,10 +239,13 @@ class _LPPoolNd(Module):
 
     _fn: Any = None
 
+    _n = 0
+
     def __init__(
         self, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False
     ):
         super().__init__()
+        _window_args(type(self).__name__, type(self)._n, kernel_size, stride)
         self.norm_type = norm_type
         self.kernel_size = kernel_size
         self.stride = stride
@@ -246,9 +265,62 @@ class LPPool1d(_LPPoolNd):
     """Power-average pooling over (N, C, L) (torch.nn.LPPool1d)."""
 
     _fn = staticmethod(F.lp_pool1d)
+    _n = 1
 
 
 class LPPool2d(_LPPoolNd):
     """Power-average pooling over (N, C, H, W) (torch.nn.LPPool2d)."""
 
     _fn = staticmethod(F.lp_pool2d)
+    _n = 2
+
+
+class LPPool3d(_LPPoolNd):
+    """Power-average pooling over (N, C, D, H, W) (torch.nn.LPPool3d)."""
+
+    _fn = staticmethod(F.lp_pool3d)
+    _n = 3
+
+
+class _MaxUnpoolNd(Module):
+    """Partial inverse of max pooling; options stored as n-tuples, as torch does."""
+
+    _fn: Any = None
+    _n = 0
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = _unpool_args(
+            type(self).__name__, type(self)._n, kernel_size, stride, padding
+        )
+
+    def forward(self, input: Any, indices: Any, output_size: Any = None) -> jax.Array:
+        return type(self)._fn(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Scatter (N, C, L) max-pool outputs back to their indices, zeros elsewhere
+    (torch.nn.MaxUnpool1d)."""
+
+    _fn = staticmethod(F.max_unpool1d)
+    _n = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Scatter (N, C, H, W) max-pool outputs back to their flat indices (torch.nn.MaxUnpool2d)."""
+
+    _fn = staticmethod(F.max_unpool2d)
+    _n = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Scatter (N, C, D, H, W) max-pool outputs back to their flat indices
+    (torch.nn.MaxUnpool3d)."""
+
+    _fn = staticmethod(F.max_unpool3d)
+    _n = 3

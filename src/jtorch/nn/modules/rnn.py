@@ -16,6 +16,7 @@ from jtorch import _random
 from jtorch.nn import functional as F
 from jtorch.nn import init
 from jtorch.nn.module import Module, Parameter
+from jtorch.nn.utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -50,7 +51,9 @@ class RNNBase(Module):
 
     `mode` is torch's: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'. `rngs=` (keyword-only) draws the
     initial values and the inter-layer dropout keys from an `nnx.Rngs` instead of the global RNG.
-    Differs from torch: PackedSequence inputs are not supported.
+    A `PackedSequence` input (see jtorch.nn.utils.rnn) gives a PackedSequence output and
+    h_n (c_n) at each sequence's last valid step; its lengths are data, so one compilation
+    serves every length pattern of the same padded shape.
     """
 
     def __init__(
@@ -178,9 +181,15 @@ class RNNBase(Module):
                 f"got {tuple(value.shape)}"
             )
 
-    def forward(self, input: Any, hx: Any = None) -> tuple[jax.Array, Any]:
+    def forward(self, input: Any, hx: Any = None) -> tuple[Any, Any]:
         name = type(self).__name__
-        x = jnp.asarray(input)
+        packed = input if isinstance(input, PackedSequence) else None
+        x = jnp.asarray(input.data if packed else input)
+        if packed and x.ndim != 3:
+            raise ValueError(
+                f"{name}: a PackedSequence's data must be (T, B, input_size), got shape "
+                f"{tuple(x.shape)}"
+            )
         if x.ndim not in (2, 3):
             raise ValueError(
                 f"{name}: Expected input to be 2D or 3D, got {x.ndim}D (shape {tuple(x.shape)})"
@@ -191,7 +200,8 @@ class RNNBase(Module):
                 f"{self.input_size}, got {x.shape[-1]} (input shape {tuple(x.shape)})"
             )
         batched = x.ndim == 3
-        batch_dim = 0 if self.batch_first else 1
+        batch_first = self.batch_first and not packed  # packed data is time-major
+        batch_dim = 0 if batch_first else 1
         if not batched:
             x = jnp.expand_dims(x, batch_dim)
         h_shape, c_shape = self._state_shapes(x.shape[batch_dim])
@@ -225,9 +235,12 @@ class RNNBase(Module):
             self.dropout,
             train,
             self.bidirectional,
-            self.batch_first,
+            batch_first,
             key=key,
+            lengths=None if packed is None else packed.lengths,
         )
+        if packed:
+            return packed._replace(data=output), state
         if not batched:
             output = jnp.squeeze(output, batch_dim)
             state = tuple(s[:, 0] for s in state) if lstm else state[:, 0]

@@ -20,7 +20,7 @@ __all__ = [
 
 class Upsample(Module):
     """Resize (N, C, *spatial) to `size` or by `scale_factor` (torch.nn.Upsample over
-    F.interpolate; modes nearest, nearest-exact, linear, bilinear, trilinear, area)."""
+    F.interpolate; modes nearest, nearest-exact, linear, bilinear, bicubic, trilinear, area)."""
 
     def __init__(
         self,
