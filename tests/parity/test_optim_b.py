@@ -39,6 +39,7 @@ CASES = [
     ("RMSprop", dict(lr=1e-2)),
     ("RMSprop", dict(lr=1e-2, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.9)),
     ("RMSprop", dict(lr=1e-2, centered=True, momentum=0.5, maximize=True)),
+    ("RMSprop", dict(weight_decay=0.1, centered=True, momentum=0.1, maximize=True)),
     ("Rprop", dict(lr=1e-2)),
     ("Rprop", dict(lr=1e-3, etas=(0.3, 1.5), step_sizes=(1e-4, 0.02), maximize=True)),
 ]
@@ -93,6 +94,28 @@ def test_pure_form_matches_torch_on_pytree(name, torch_name, kwargs):
         ref_opt.step()
     for k, p in ref.items():
         np.testing.assert_allclose(np.asarray(params[k]), p.detach().numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_rmsprop_averages_match_torch_to_rounding():
+    """The case torch's optim_db drifted on: after 16 steps `square_avg` and `grad_avg` equal
+    torch's to within 4e-7 of their largest magnitude (a few float32 roundings). Weighting by
+    (1 − α) computed from a float32 α, as before the fix, is off by ~1e-6 there."""
+    kwargs = dict(weight_decay=0.1, centered=True, momentum=0.1, maximize=True)
+    rng = np.random.default_rng(3)
+    init = rng.standard_normal(500).astype(np.float32)
+    param, ref = nn.Parameter(jnp.asarray(init)), torch.tensor(init, requires_grad=True)
+    optimizer, ref_opt = optim.RMSprop([param], **kwargs), torch.optim.RMSprop([ref], **kwargs)
+    for _ in range(16):
+        g = rng.standard_normal(500).astype(np.float32)
+        optimizer.step([jnp.asarray(g)])
+        ref.grad = torch.tensor(g)
+        ref_opt.step()
+    ours, theirs = optimizer.state[param], ref_opt.state[ref]
+    for key in ("square_avg", "grad_avg"):
+        expected = theirs[key].numpy()
+        atol = 4e-7 * np.abs(expected).max()
+        np.testing.assert_allclose(np.asarray(ours[key]), expected, rtol=0, atol=atol, err_msg=key)
+    np.testing.assert_allclose(np.asarray(param), ref.detach().numpy(), rtol=RTOL, atol=ATOL)
 
 
 def test_pure_form_accepts_schedule():

@@ -1,6 +1,7 @@
 """Optimizers: torch.optim's classes (facades) and their pure optax forms (lowercase)."""
 
 from jtorch.optim import adadelta as _adadelta
+from jtorch.optim import adafactor as _adafactor
 from jtorch.optim import adagrad as _adagrad
 from jtorch.optim import adam as _adam
 from jtorch.optim import adamax as _adamax
@@ -8,6 +9,7 @@ from jtorch.optim import adamw as _adamw
 from jtorch.optim import asgd as _asgd
 from jtorch.optim import lbfgs as _lbfgs
 from jtorch.optim import lr_scheduler
+from jtorch.optim import muon as _muon
 from jtorch.optim import nadam as _nadam
 from jtorch.optim import radam as _radam
 from jtorch.optim import rmsprop as _rmsprop
@@ -15,12 +17,14 @@ from jtorch.optim import rprop as _rprop
 from jtorch.optim import sgd as _sgd
 from jtorch.optim import sparse_adam as _sparse_adam
 from jtorch.optim.adadelta import *  # noqa: F403
+from jtorch.optim.adafactor import *  # noqa: F403
 from jtorch.optim.adagrad import *  # noqa: F403
 from jtorch.optim.adam import *  # noqa: F403
 from jtorch.optim.adamax import *  # noqa: F403
 from jtorch.optim.adamw import *  # noqa: F403
 from jtorch.optim.asgd import *  # noqa: F403
 from jtorch.optim.lbfgs import *  # noqa: F403
+from jtorch.optim.muon import *  # noqa: F403
 from jtorch.optim.nadam import *  # noqa: F403
 from jtorch.optim.optimizer import Optimizer
 from jtorch.optim.radam import *  # noqa: F403
@@ -45,4 +49,6 @@ __all__ = [
     *_rmsprop.__all__,
     *_rprop.__all__,
     *_lbfgs.__all__,
+    *_adafactor.__all__,
+    *_muon.__all__,
 ]

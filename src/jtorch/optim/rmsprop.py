@@ -12,7 +12,6 @@ from jtorch.optim._common import (
     _check_nonneg,
     _descent_grads,
     _lerp_moment,
-    _sq_moment,
     _zeros_like,
 )
 from jtorch.optim.optimizer import Optimizer, _lr_at
@@ -46,6 +45,9 @@ def rmsprop(
     g ← ±g + wd·p;  v ← αv + (1−α)g²;  a = √(v − ḡ²) + ε with ḡ ← αḡ + (1−α)g (centered) or
     √v + ε;  b ← μb + g/a;  p ← p − lr·b.
     Differs from optax.rmsprop: ε is added outside the square root, and v starts at zero.
+    `alpha` is static (a Python float, like Adam's betas): torch weights both averages by
+    `1 − alpha` computed in float64, and a float32 `alpha` would put a relative error of up to
+    1e-6 into that weight, which the centered `v − ḡ²` amplifies.
     """
 
     def init(params: Any) -> RMSpropState:
@@ -61,7 +63,11 @@ def rmsprop(
             raise ValueError("rmsprop: update() needs `params` (for weight decay)")
         step_lr = _lr_at(lr, state.step)
         grads = _descent_grads(grads, params, maximize, weight_decay)
-        square_avg = _sq_moment(state.square_avg, grads, alpha)
+        # (1−α)·g·g first: XLA:CPU fuses the first product of a sum into the add, as torch's
+        # addcmul_ fuses (1−α)·g·g into αv (one rounding, same bits)
+        square_avg = jax.tree.map(
+            lambda v, g: (1 - alpha) * g * g + v * alpha, state.square_avg, grads
+        )
         grad_avg = None
         if centered:
             grad_avg = _lerp_moment(state.grad_avg, grads, alpha)
@@ -82,7 +88,7 @@ class RMSprop(Optimizer):
     """
 
     _transform_factory = staticmethod(rmsprop)
-    _hyperparams = ("lr", "alpha", "eps", "weight_decay", "momentum")
+    _hyperparams = ("lr", "eps", "weight_decay", "momentum")  # alpha static (see rmsprop)
 
     def __init__(
         self,
