@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import optax
 
 from jtorch.optim._common import _check_nonneg
-from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _values
+from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _scalar_dtype, _values
 
 __all__ = ["LBFGS", "LBFGSState", "lbfgs_step"]
 
@@ -88,6 +88,7 @@ def _strong_wolfe(fg, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_cha
         )
         wolfe = jnp.abs(c["gtd_new"]) <= -c2 * gtd
         stop = jnp.where(armijo_fail, 1, jnp.where(wolfe, 2, jnp.where(c["gtd_new"] >= 0, 1, 0)))
+        stop = stop.astype(jnp.int32)  # int64 from Python ints under x64
 
         def advance(c):
             t_next = _cubic_interpolate(
@@ -139,7 +140,7 @@ def _strong_wolfe(fg, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_cha
     # Wolfe met at once: a one-point bracket, stored as [t, t].
     bt, bf = jnp.where(done, bt[1], bt), jnp.where(done, bf[1], bf)
     bg, bgtd = jnp.where(done, bg[1], bg), jnp.where(done, bgtd[1], bgtd)
-    low = jnp.where(bf[0] <= bf[1], 0, 1)
+    low = jnp.where(bf[0] <= bf[1], 0, 1).astype(jnp.int32)
 
     def zoom_cond(z):
         return ~z["done"] & (z["ls_iter"] < max_ls) & ~z["small"]
@@ -172,7 +173,7 @@ def _strong_wolfe(fg, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_cha
 
             nbt, nbf = put(bt, t), put(bf, f_new)
             nbg, nbgtd = put(bg, g_new), put(bgtd, gtd_new)
-            new_low = jnp.where(worse, jnp.where(nbf[0] <= nbf[1], 0, 1), low)
+            new_low = jnp.where(worse, jnp.where(nbf[0] <= nbf[1], 0, 1), low).astype(jnp.int32)
             return dict(
                 z,
                 bt=nbt,
@@ -397,8 +398,10 @@ class LBFGS(Optimizer):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
-        n = sum(p.get_value().size for p in self.param_groups[0]["params"])
-        self._node.lbfgs = _ParamState(_init_state(n, history_size))
+        values = [p.get_value() for p in self.param_groups[0]["params"]]
+        n = sum(v.size for v in values)
+        # the flat vector's dtype: float64 state for float64 parameters (`model.double()`)
+        self._node.lbfgs = _ParamState(_init_state(n, history_size, jnp.result_type(*values)))
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         if self.param_groups:
@@ -434,7 +437,9 @@ class LBFGS(Optimizer):
             return jnp.asarray(loss, flat.dtype).reshape(())
 
         fg = jax.value_and_grad(loss_of)
-        hp = {k: v.get_value() for k, v in self._node.hparams[0].items()}
+        x = jnp.concatenate([p.get_value().reshape(-1) for p in params])
+        dtype = _scalar_dtype(x)
+        hp = {k: v.get_value().astype(dtype) for k, v in self._node.hparams[0].items()}
         static = dict(
             max_iter=group["max_iter"],
             max_eval=group["max_eval"],
@@ -446,7 +451,6 @@ class LBFGS(Optimizer):
 
         if not traced:
             run = jax.jit(run)
-        x = jnp.concatenate([p.get_value().reshape(-1) for p in params])
         state = _values(self._node.lbfgs.tree)
         loss, x, state = run(x, state, hp)
         for p, v, s in zip(params, jnp.split(x, _offsets(sizes)), shapes):
