@@ -10,10 +10,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch.optim._closure import closure_inputs, swap_values
 from jtorch.optim._common import _check_nonneg
 from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _scalar_dtype, _values
 
 __all__ = ["LBFGS", "LBFGSState", "lbfgs_step"]
+
+_PROGRAMS_KEPT = 8  # compiled eager steps an LBFGS keeps (one per closure code and shapes)
 
 
 class LBFGSState(NamedTuple):
@@ -333,15 +336,6 @@ def lbfgs_step(
     return loss, c["x"], c["state"]
 
 
-def _swap(params: list, values: list) -> list:
-    """Put `values` into the Parameters without NNX's trace-level check (restored right after
-    the closure ran, so no tracer outlives its trace); returns the previous values."""
-    old = [p.get_value() for p in params]
-    for p, v in zip(params, values):
-        object.__setattr__(p, "_raw_value", v)
-    return old
-
-
 def _no_per_parameter_state(
     lr: Any = 1,
     max_iter: int = 20,
@@ -363,7 +357,15 @@ class LBFGS(Optimizer):
     the model, `optimizer.step(lambda m: criterion(m(x), y), model)`, or, as in torch, from the
     model it closes over, `optimizer.step(lambda: criterion(model(x), y))`; gradients come from
     JAX (no `backward()` in the closure). Inside `jtorch.jit` the step compiles with the rest of
-    the function; outside it compiles on every call (the closure is new each time).
+    the function. Outside it, each program is compiled once and reused for every closure with the
+    same code (torch scripts define the closure afresh at each step): the arrays the closure
+    reads through its free variables, defaults and the globals of its module, and the model's
+    Variables, are the program's inputs (`jtorch/optim/_closure.py`). It recompiles when the
+    closure's code, the shapes or dtypes it reads, the model's structure (`train()`/`eval()`),
+    a Python number it reads, an object it reads by identity (recreated each step), or
+    `max_iter`/`max_eval`/`line_search_fn` change; arrays reached only through other objects or
+    methods are compiled in as constants (keyed by the object's identity). The last 8 programs
+    are kept.
 
     Differs from torch: the closure returns the loss without calling backward, and must be
     side-effect free (it is traced; BatchNorm statistics updated inside it are discarded).
@@ -402,6 +404,8 @@ class LBFGS(Optimizer):
         n = sum(v.size for v in values)
         # the flat vector's dtype: float64 state for float64 parameters (`model.double()`)
         self._node.lbfgs = _ParamState(_init_state(n, history_size, jnp.result_type(*values)))
+        # compiled eager steps by closure key (see `step`), least recently used first
+        self._compiled: dict[Any, tuple[Any, list[Any]]] = {}
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         if self.param_groups:
@@ -429,11 +433,11 @@ class LBFGS(Optimizer):
 
         def loss_of(flat):
             values = [v.reshape(s) for v, s in zip(jnp.split(flat, _offsets(sizes)), shapes)]
-            old = _swap(params, values)
+            old = swap_values(params, values)  # restored right after the closure ran
             try:
                 loss = closure(model) if takes_model else closure()
             finally:
-                _swap(params, old)
+                swap_values(params, old)
             return jnp.asarray(loss, flat.dtype).reshape(())
 
         fg = jax.value_and_grad(loss_of)
@@ -446,13 +450,26 @@ class LBFGS(Optimizer):
             line_search_fn=group["line_search_fn"],
         )
 
-        def run(x, state, hp):
-            return lbfgs_step(fg, x, state, **hp, **static)
-
-        if not traced:
-            run = jax.jit(run)
         state = _values(self._node.lbfgs.tree)
-        loss, x, state = run(x, state, hp)
+        if traced:  # inside jtorch.jit: part of the enclosing program
+            loss, x, state = lbfgs_step(fg, x, state, **hp, **static)
+        else:
+            inputs = closure_inputs(
+                closure, (model,) if takes_model else (), skip={id(p) for p in params}
+            )
+            key = (inputs.key, takes_model, tuple(static.items()), _avals((x, state, hp)))
+            compiled = self._compiled.pop(key, None)
+            if compiled is None:
+
+                def run(x, state, hp, arrays):
+                    with inputs.substitute(arrays):
+                        return lbfgs_step(fg, x, state, **hp, **static)
+
+                compiled = (jax.jit(run).lower(x, state, hp, inputs.arrays).compile(), inputs.refs)
+                if len(self._compiled) >= _PROGRAMS_KEPT:
+                    self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[key] = compiled  # most recently used last
+            loss, x, state = compiled[0](x, state, hp, inputs.arrays)
         for p, v, s in zip(params, jnp.split(x, _offsets(sizes)), shapes):
             p.set_value(v.reshape(s))
         _assign(self._node.lbfgs.tree, state)
@@ -465,6 +482,12 @@ class LBFGS(Optimizer):
 
     def _state_to_torch(self, state: Any, group: dict[str, Any]) -> dict[str, Any] | None:
         return None  # torch's LBFGS state holds Python lists; not converted
+
+
+def _avals(tree: Any) -> tuple[Any, ...]:
+    """The structure, shapes and dtypes of `tree`'s arrays, for a compiled program's key."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return (treedef, *((x.shape, x.dtype, x.weak_type) for x in leaves))
 
 
 def _offsets(sizes: list[int]) -> list[int]:
