@@ -8,8 +8,8 @@ through zero), and checks that jtorch's state arrays are float64. Float32 would 
 lr 0.8 stored as float32 is 0.800000011920929. The parent test reads one verdict per case.
 
 Facade cases train a float64 5→16→3 tanh MLP (`model.double()`) inside `jtorch.jit`; pure cases
-run the optax form on a float64 pytree with random gradients; LBFGS runs `model.double()` with
-`step(closure)` compiled and eagerly.
+run the optax form on a float64 pytree with random gradients; LBFGS runs `step(closure)` compiled
+and eagerly on a model cast by `model.double()` after the optimizer was built.
 """
 
 import json
@@ -198,11 +198,12 @@ def _run_lbfgs(line_search_fn, mode):
     from jtorch import nn, optim
 
     jtorch.manual_seed(0)
-    model = nn.Linear(6, 2).double()
-    ref = torch.nn.Linear(6, 2)
-    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in model.state_dict().items()})
+    model = nn.Linear(6, 2)
     kwargs = dict(lr=0.5, max_iter=4, history_size=3, line_search_fn=line_search_fn)
     optimizer = optim.LBFGS(model.parameters(), **kwargs)
+    model.double()  # after the optimizer, as torch allows: its state follows the parameters
+    ref = torch.nn.Linear(6, 2)
+    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in model.state_dict().items()})
     ref_opt = torch.optim.LBFGS(ref.parameters(), **kwargs)
 
     def quartic(out, y):

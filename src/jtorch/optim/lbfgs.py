@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch.nn.module import _bump_epoch
 from jtorch.optim._closure import closure_inputs, swap_values
 from jtorch.optim._common import _check_nonneg
 from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _scalar_dtype, _values
@@ -406,6 +407,19 @@ class LBFGS(Optimizer):
         self._node.lbfgs = _ParamState(_init_state(n, history_size, jnp.result_type(*values)))
         # compiled eager steps by closure key (see `step`), least recently used first
         self._compiled: dict[Any, tuple[Any, list[Any]]] = {}
+
+    def _jtorch_before_jit(self) -> None:
+        """Also recast the state when the parameters were cast since (`model.double()` after
+        the optimizer was built): torch creates LBFGS's state at the first step, in the
+        parameters' dtype."""
+        super()._jtorch_before_jit()
+        dtype = jnp.result_type(*(p.get_value() for p in self._node.params[0]))
+        state = _values(self._node.lbfgs.tree)
+        if state.d.dtype != dtype:
+            floating = lambda s: jnp.issubdtype(s.dtype, jnp.floating)  # noqa: E731
+            state = jax.tree.map(lambda s: s.astype(dtype) if floating(s) else s, state)
+            self._node.lbfgs = _ParamState(state)
+            _bump_epoch()  # new state variables: compiled steps rebuild their structure
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         if self.param_groups:
