@@ -57,3 +57,29 @@ def test_eager_step_compiles_once_per_closure_code_and_reads_current_data():
     assert counts[1] == counts[2] == counts[0]  # new closures, same code and shapes: no retrace
     assert counts[3] > counts[2]  # a batch of another shape: traced once more
     assert len(optimizer._compiled) == 2
+
+
+class _Trainer:
+    """A class-based script: the closure is a method reading the batch from `self`."""
+
+    def __init__(self):
+        jtorch.manual_seed(0)
+        self.model = nn.Linear(3, 1)
+        self.optimizer = optim.LBFGS(self.model.parameters(), max_iter=2)
+
+    def closure(self):
+        return jnp.mean((self.model(self.x) - self.y) ** 2)
+
+
+def test_eager_step_never_reuses_a_program_with_a_stale_attribute_batch():
+    """Arrays read through an object (`self.x`) are compiled in as constants, so a new batch
+    must compile anew rather than reuse the old program (losses as computed eagerly)."""
+    trainer = _Trainer()
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        trainer.x = jnp.asarray(rng.standard_normal((5, 3)), jnp.float32)
+        trainer.y = jnp.asarray(rng.standard_normal((5, 1)), jnp.float32)
+        expected = trainer.closure()
+        loss = trainer.optimizer.step(trainer.closure)
+        np.testing.assert_allclose(float(loss), float(expected), rtol=1e-6)
+    assert len(trainer.optimizer._compiled) == 2

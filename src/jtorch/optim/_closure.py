@@ -12,9 +12,11 @@ that way — plus extra roots (the model passed to `step`):
   (the cell, the globals dict, the defaults, the Variable) and put back right after;
 - numbers, strings, dtypes, code objects, NNX graph structures and numpy arrays (by content) go
   into the key by value;
-- every other object (library functions, Python modules, classes, an Optimizer) goes into the
-  key by identity: a new object means a new program, but an object mutated in place is not
-  seen; arrays read only through such objects or through methods are compiled in as constants.
+- every other object (library functions, Python modules, classes, an Optimizer, the object of
+  a bound method) goes into the key by identity: a new object means a new program. Arrays read
+  through such objects or through methods are compiled in as constants; those held directly as
+  attributes (`self.x`) are keyed by identity (assigning a new one recompiles), deeper ones
+  (`self.data['x']`) are not seen when replaced in place.
 """
 
 from __future__ import annotations
@@ -101,13 +103,21 @@ class _Walk:
         if isinstance(leaf, types.FunctionType) and leaf.__globals__ is self.module_globals:
             self.function(leaf)
             return ("function", leaf.__code__)
+        # Arrays held as attributes (`self.x` of a method's object) are compiled in as constants:
+        # their identities join the key, so assigning a new array recompiles instead of reusing
+        # a stale program. `refs` keeps them (and unhashable objects) alive with the key, so
+        # their ids stay unique.
+        attributes = getattr(leaf, "__dict__", None)
+        held = []
+        if isinstance(attributes, dict) and not isinstance(leaf, (type, types.ModuleType)):
+            held = [(k, id(v)) for k, v in attributes.items() if isinstance(v, jax.Array)]
+            self.refs.extend(attributes[k] for k, _ in held)
         try:
             hash(leaf)
         except TypeError:
-            # by identity; `refs` keeps the object alive with the key, so its id stays unique
             self.refs.append(leaf)
-            return ("object id", id(leaf))
-        return ("object", leaf)  # by identity (or the object's own equality)
+            return ("object id", id(leaf), tuple(held))
+        return ("object", leaf, tuple(held))  # by identity (or the object's own equality)
 
     def variable(self, var: nnx.Variable) -> None:
         if id(var) in self.skip or id(var) in self.seen_variables:

@@ -364,9 +364,9 @@ class LBFGS(Optimizer):
     Variables, are the program's inputs (`jtorch/optim/_closure.py`). It recompiles when the
     closure's code, the shapes or dtypes it reads, the model's structure (`train()`/`eval()`),
     a Python number it reads, an object it reads by identity (recreated each step), or
-    `max_iter`/`max_eval`/`line_search_fn` change; arrays reached only through other objects or
-    methods are compiled in as constants (keyed by the object's identity). The last 8 programs
-    are kept.
+    `max_iter`/`max_eval`/`line_search_fn` change; arrays reached through other objects or
+    methods are compiled in as constants (a new array assigned to an attribute, `self.x`,
+    recompiles). The last 8 programs are kept.
 
     Differs from torch: the closure returns the loss without calling backward, and must be
     side-effect free (it is traced; BatchNorm statistics updated inside it are discarded).
