@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from jtorch.optim._common import _check_nonneg, _descent_grads
-from jtorch.optim.optimizer import Optimizer, _lr_at
+from jtorch.optim.optimizer import Optimizer, _lr_at, _scalar_dtype
 
 __all__ = ["adagrad", "Adagrad", "AdagradState"]
 
@@ -67,7 +67,7 @@ def adagrad(
         step = state.step + 1
         step_lr = _lr_at(lr, state.step)
         grads = _descent_grads(grads, params, maximize, weight_decay)
-        clr = step_lr / (1 + (step - 1).astype(jnp.float32) * lr_decay)
+        clr = step_lr / (1 + (step - 1).astype(_scalar_dtype(params)) * lr_decay)
         total = jax.tree.map(lambda s, g: s + g * g, state.sum, grads)
         updates = jax.tree.map(lambda g, s: -clr * (g / (jnp.sqrt(s) + eps)), grads, total)
         return updates, AdagradState(step, total)

@@ -15,7 +15,7 @@ from jtorch.optim._common import (
     _sq_moment,
     _zeros_like,
 )
-from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at, _scalar_dtype
 
 __all__ = ["adam", "Adam", "AdamState"]
 
@@ -77,8 +77,9 @@ def adam(
         else:
             max_sq = None
             second = exp_avg_sq
-        step_size = step_lr / _bias_correction(beta1, step)
-        bc2_sqrt = jnp.sqrt(_bias_correction(beta2, step))
+        dtype = _scalar_dtype(params)
+        step_size = step_lr / _bias_correction(beta1, step, dtype)
+        bc2_sqrt = jnp.sqrt(_bias_correction(beta2, step, dtype))
 
         def new_delta(p, m, v):
             adam_step = step_size * m / (jnp.sqrt(v) / bc2_sqrt + eps)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from jtorch.optim._common import _check_adam_args, _descent_grads, _lerp_moment, _zeros_like
-from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at, _scalar_dtype
 
 __all__ = ["adamax", "Adamax", "AdamaxState"]
 
@@ -59,7 +59,7 @@ def adamax(
         exp_inf = jax.tree.map(
             lambda u, g: jnp.maximum(u * beta2, jnp.abs(g) + eps), state.exp_inf, grads
         )
-        clr = step_lr / _bias_correction(beta1, step)
+        clr = step_lr / _bias_correction(beta1, step, _scalar_dtype(params))
         updates = jax.tree.map(lambda m, u: -clr * (m / u), exp_avg, exp_inf)
         return updates, AdamaxState(step, exp_avg, exp_inf)
 

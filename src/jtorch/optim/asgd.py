@@ -9,14 +9,15 @@ import jax.numpy as jnp
 import optax
 
 from jtorch.optim._common import _check_nonneg, _descent_grads, _zeros_like
-from jtorch.optim.optimizer import Optimizer, _lr_at
+from jtorch.optim.optimizer import Optimizer, _lr_at, _scalar_dtype
 
 __all__ = ["asgd", "ASGD", "ASGDState"]
 
 
 class ASGDState(NamedTuple):
     """torch's ASGD state: `step` (int32 here, a float tensor in torch), the step size `eta`, the
-    averaging rate `mu` and the averaged parameters `ax` (float32 scalars `eta`, `mu`)."""
+    averaging rate `mu` and the averaged parameters `ax` (`eta`, `mu`: scalars in the
+    parameters' scalar dtype, float32 or float64)."""
 
     step: jax.Array
     eta: jax.Array
@@ -44,17 +45,19 @@ def asgd(
     _check_nonneg(lr=lr if not callable(lr) else 0.0, weight_decay=weight_decay)
 
     def init(params: Any) -> ASGDState:
+        dtype = _scalar_dtype(params)
         return ASGDState(
             step=jnp.zeros([], jnp.int32),
-            eta=jnp.zeros([], jnp.float32),  # set to lr at the first step, as torch's lazy init
-            mu=jnp.ones([], jnp.float32),
+            eta=jnp.zeros([], dtype),  # set to lr at the first step, as torch's lazy init
+            mu=jnp.ones([], dtype),
             ax=_zeros_like(params),
         )
 
     def update(grads: Any, state: ASGDState, params: Any = None):
         if params is None:
             raise ValueError("asgd: update() needs `params`")
-        step_lr = jnp.asarray(_lr_at(lr, state.step), jnp.float32)
+        dtype = state.eta.dtype
+        step_lr = jnp.asarray(_lr_at(lr, state.step), dtype)
         eta = jnp.where(state.step == 0, step_lr, state.eta)
         mu = state.mu
         step = state.step + 1
@@ -63,11 +66,11 @@ def asgd(
         ax = jax.tree.map(
             lambda a, p: jnp.where(mu == 1, p, a + (p - a) * mu), state.ax, new_params
         )
-        t = step.astype(jnp.float32)
+        t = step.astype(dtype)
         new_eta = step_lr / (1 + lambd * step_lr * t) ** alpha
         new_mu = 1 / jnp.maximum(1.0, t - t0)
         updates = jax.tree.map(lambda n, p: n - p, new_params, params)
-        state = ASGDState(step, new_eta.astype(jnp.float32), new_mu.astype(jnp.float32), ax)
+        state = ASGDState(step, new_eta.astype(dtype), new_mu.astype(dtype), ax)
         return updates, state
 
     return optax.GradientTransformation(init, update)

@@ -11,10 +11,14 @@ import jax.numpy as jnp
 import optax
 
 from jtorch._backend import internals
+from jtorch.nn.module import _bump_epoch
+from jtorch.optim._closure import closure_inputs
 from jtorch.optim._common import _check_nonneg
-from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _values
+from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _scalar_dtype, _values
 
 __all__ = ["LBFGS", "LBFGSState", "lbfgs_step"]
+
+_PROGRAMS_KEPT = 8  # compiled eager steps an LBFGS keeps (one per closure code and shapes)
 
 
 class LBFGSState(NamedTuple):
@@ -89,6 +93,7 @@ def _strong_wolfe(fg, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_cha
         )
         wolfe = jnp.abs(c["gtd_new"]) <= -c2 * gtd
         stop = jnp.where(armijo_fail, 1, jnp.where(wolfe, 2, jnp.where(c["gtd_new"] >= 0, 1, 0)))
+        stop = stop.astype(jnp.int32)  # int64 from Python ints under x64
 
         def advance(c):
             t_next = _cubic_interpolate(
@@ -140,7 +145,7 @@ def _strong_wolfe(fg, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_cha
     # Wolfe met at once: a one-point bracket, stored as [t, t].
     bt, bf = jnp.where(done, bt[1], bt), jnp.where(done, bf[1], bf)
     bg, bgtd = jnp.where(done, bg[1], bg), jnp.where(done, bgtd[1], bgtd)
-    low = jnp.where(bf[0] <= bf[1], 0, 1)
+    low = jnp.where(bf[0] <= bf[1], 0, 1).astype(jnp.int32)
 
     def zoom_cond(z):
         return ~z["done"] & (z["ls_iter"] < max_ls) & ~z["small"]
@@ -173,7 +178,7 @@ def _strong_wolfe(fg, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_cha
 
             nbt, nbf = put(bt, t), put(bf, f_new)
             nbg, nbgtd = put(bg, g_new), put(bgtd, gtd_new)
-            new_low = jnp.where(worse, jnp.where(nbf[0] <= nbf[1], 0, 1), low)
+            new_low = jnp.where(worse, jnp.where(nbf[0] <= nbf[1], 0, 1), low).astype(jnp.int32)
             return dict(
                 z,
                 bt=nbt,
@@ -354,7 +359,15 @@ class LBFGS(Optimizer):
     the model, `optimizer.step(lambda m: criterion(m(x), y), model)`, or, as in torch, from the
     model it closes over, `optimizer.step(lambda: criterion(model(x), y))`; gradients come from
     JAX (no `backward()` in the closure). Inside `jtorch.jit` the step compiles with the rest of
-    the function; outside it compiles on every call (the closure is new each time).
+    the function. Outside it, each program is compiled once and reused for every closure with the
+    same code (torch scripts define the closure afresh at each step): the arrays the closure
+    reads through its free variables, defaults and the globals of its module, and the model's
+    Variables, are the program's inputs (`jtorch/optim/_closure.py`). It recompiles when the
+    closure's code, the shapes or dtypes it reads, the model's structure (`train()`/`eval()`),
+    a Python number it reads, an object it reads by identity (recreated each step), or
+    `max_iter`/`max_eval`/`line_search_fn` change; arrays reached through other objects or
+    methods are compiled in as constants (a new array assigned to an attribute, `self.x`,
+    recompiles). The last 8 programs are kept.
 
     Differs from torch: the closure returns the loss without calling backward, and must be
     side-effect free (it is traced; BatchNorm statistics updated inside it are discarded).
@@ -389,8 +402,25 @@ class LBFGS(Optimizer):
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
-        n = sum(p.get_value().size for p in self.param_groups[0]["params"])
-        self._node.lbfgs = _ParamState(_init_state(n, history_size))
+        values = [p.get_value() for p in self.param_groups[0]["params"]]
+        n = sum(v.size for v in values)
+        # the flat vector's dtype: float64 state for float64 parameters (`model.double()`)
+        self._node.lbfgs = _ParamState(_init_state(n, history_size, jnp.result_type(*values)))
+        # compiled eager steps by closure key (see `step`), least recently used first
+        self._compiled: dict[Any, tuple[Any, list[Any]]] = {}
+
+    def _jtorch_before_jit(self) -> None:
+        """Also recast the state when the parameters were cast since (`model.double()` after
+        the optimizer was built): torch creates LBFGS's state at the first step, in the
+        parameters' dtype."""
+        super()._jtorch_before_jit()
+        dtype = jnp.result_type(*(p.get_value() for p in self._node.params[0]))
+        state = _values(self._node.lbfgs.tree)
+        if state.d.dtype != dtype:
+            floating = lambda s: jnp.issubdtype(s.dtype, jnp.floating)  # noqa: E731
+            state = jax.tree.map(lambda s: s.astype(dtype) if floating(s) else s, state)
+            self._node.lbfgs = _ParamState(state)
+            _bump_epoch()  # new state variables: compiled steps rebuild their structure
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         if self.param_groups:
@@ -426,21 +456,35 @@ class LBFGS(Optimizer):
             return jnp.asarray(loss, flat.dtype).reshape(())
 
         fg = jax.value_and_grad(loss_of)
-        hp = {k: v.get_value() for k, v in self._node.hparams[0].items()}
+        x = jnp.concatenate([p.get_value().reshape(-1) for p in params])
+        dtype = _scalar_dtype(x)
+        hp = {k: v.get_value().astype(dtype) for k, v in self._node.hparams[0].items()}
         static = dict(
             max_iter=group["max_iter"],
             max_eval=group["max_eval"],
             line_search_fn=group["line_search_fn"],
         )
 
-        def run(x, state, hp):
-            return lbfgs_step(fg, x, state, **hp, **static)
-
-        if not traced:
-            run = jax.jit(run)
-        x = jnp.concatenate([p.get_value().reshape(-1) for p in params])
         state = _values(self._node.lbfgs.tree)
-        loss, x, state = run(x, state, hp)
+        if traced:  # inside jtorch.jit: part of the enclosing program
+            loss, x, state = lbfgs_step(fg, x, state, **hp, **static)
+        else:
+            inputs = closure_inputs(
+                closure, (model,) if takes_model else (), skip={id(p) for p in params}
+            )
+            key = (inputs.key, takes_model, tuple(static.items()), _avals((x, state, hp)))
+            compiled = self._compiled.pop(key, None)
+            if compiled is None:
+
+                def run(x, state, hp, arrays):
+                    with inputs.substitute(arrays):
+                        return lbfgs_step(fg, x, state, **hp, **static)
+
+                compiled = (jax.jit(run).lower(x, state, hp, inputs.arrays).compile(), inputs.refs)
+                if len(self._compiled) >= _PROGRAMS_KEPT:
+                    self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[key] = compiled  # most recently used last
+            loss, x, state = compiled[0](x, state, hp, inputs.arrays)
         for p, v, s in zip(params, jnp.split(x, _offsets(sizes)), shapes):
             p.set_value(v.reshape(s))
         _assign(self._node.lbfgs.tree, state)
@@ -453,6 +497,12 @@ class LBFGS(Optimizer):
 
     def _state_to_torch(self, state: Any, group: dict[str, Any]) -> dict[str, Any] | None:
         return None  # torch's LBFGS state holds Python lists; not converted
+
+
+def _avals(tree: Any) -> tuple[Any, ...]:
+    """The structure, shapes and dtypes of `tree`'s arrays, for a compiled program's key."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return (treedef, *((x.shape, x.dtype, x.weak_type) for x in leaves))
 
 
 def _offsets(sizes: list[int]) -> list[int]:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, SupportsFloat
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -957,6 +958,12 @@ def _annealing_linear(start: float, end: float, pct: float) -> float:
 # ---------------------------------------------------------------------- pure schedules (optax)
 
 
+def _float() -> Any:
+    """JAX's default float: float32, or float64 with `jax_enable_x64` (torch's schedulers compute
+    in Python floats, so float64 programs get unrounded learning rates)."""
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
 def step_lr_schedule(base_lr: float, step_size: int, gamma: float = 0.1) -> optax.Schedule:
     """lr(t) = base_lr · γ^⌊t / step_size⌋ (StepLR's closed form)."""
     return lambda count: base_lr * gamma ** (jnp.asarray(count) // step_size)
@@ -991,7 +998,7 @@ def linear_lr_schedule(
 
 def exponential_lr_schedule(base_lr: float, gamma: float) -> optax.Schedule:
     """lr(t) = base_lr · γ^t (ExponentialLR)."""
-    return lambda count: base_lr * gamma ** jnp.asarray(count, jnp.float32)
+    return lambda count: base_lr * gamma ** jnp.asarray(count, _float())
 
 
 def polynomial_lr_schedule(
@@ -1019,9 +1026,9 @@ def cosine_annealing_warm_restarts_schedule(
     """SGDR (CosineAnnealingWarmRestarts) for integer step counts: periods T_0, T_0·T_mult, ..."""
 
     def schedule(count):
-        t = jnp.asarray(count, jnp.float32)
+        t = jnp.asarray(count, _float())
         if T_mult == 1:
-            t_cur, t_i = jnp.mod(t, T_0), jnp.float32(T_0)
+            t_cur, t_i = jnp.mod(t, T_0), jnp.asarray(T_0, t.dtype)
         else:
             n = jnp.floor(jnp.log(t / T_0 * (T_mult - 1) + 1) / math.log(T_mult) + 1e-6)
             start = T_0 * (T_mult**n - 1) / (T_mult - 1)
@@ -1051,8 +1058,8 @@ def one_cycle_lr_schedule(
         return (end - start) * pct + start
 
     def schedule(count):
-        t = jnp.asarray(count, jnp.float32)
-        lr = jnp.float32(0.0)
+        t = jnp.asarray(count, _float())
+        lr = jnp.zeros([], t.dtype)
         start_step = 0.0
         done = jnp.bool_(False)
         for i, phase in enumerate(phases):

@@ -17,14 +17,14 @@ from jtorch.optim._common import (
     _sq_moment,
     _zeros_like,
 )
-from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at, _scalar_dtype
 
 __all__ = ["nadam", "NAdam", "NAdamState"]
 
 
 class NAdamState(NamedTuple):
-    """torch's per-parameter state: `step`, `mu_product` (∏ μᵢ, a scalar), `exp_avg`,
-    `exp_avg_sq`."""
+    """torch's per-parameter state: `step`, `mu_product` (∏ μᵢ, a scalar in the parameters'
+    scalar dtype), `exp_avg`, `exp_avg_sq`."""
 
     step: jax.Array
     mu_product: jax.Array
@@ -55,7 +55,7 @@ def nadam(
     def init(params: Any) -> NAdamState:
         return NAdamState(
             step=jnp.zeros([], jnp.int32),
-            mu_product=jnp.ones([], jnp.float32),
+            mu_product=jnp.ones([], _scalar_dtype(params)),
             exp_avg=_zeros_like(params),
             exp_avg_sq=_zeros_like(params),
         )
@@ -65,10 +65,10 @@ def nadam(
             raise ValueError("nadam: update() needs `params` (for weight decay)")
         step_lr = _lr_at(lr, state.step)
         step = state.step + 1
-        t = step.astype(jnp.float32)
+        t = step.astype(_scalar_dtype(params))
         l2 = None if decoupled_weight_decay else weight_decay
         grads = _descent_grads(grads, params, maximize, l2)
-        bc2 = _bias_correction(beta2, t)
+        bc2 = _bias_correction(beta2, t, t.dtype)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
         mu_product = state.mu_product * mu

@@ -10,7 +10,9 @@ its arrays in an NNX node so `jtorch.jit` threads them through compiled steps:
 - per-group hyperparameters as scalar arrays: the transformation is wrapped in
   `optax.inject_hyperparams`, and before every step the group's current values (Python floats in
   `param_groups`, editable by users and schedulers) are written into those arrays, so changing
-  `lr` never recompiles.
+  `lr` never recompiles. The arrays hold the widest float JAX has (float64 with
+  `jax_enable_x64`), and each update casts them to its parameter's scalar dtype: float64
+  parameters compute with lr 0.8, not float32's 0.800000011920929, and float32 ones as before.
 
 Subclass contract (what a family file provides):
 
@@ -63,13 +65,29 @@ def _lr_at(lr: Any, count: jax.Array) -> Any:
     return lr(count) if callable(lr) else lr
 
 
-def _bias_correction(beta: Any, step: jax.Array) -> jax.Array:
-    """1 − βᵗ, accurate in float32 for β near 1 (−expm1(t·log β); torch computes it in float64)."""
+def _bias_correction(beta: Any, step: jax.Array, dtype: Any) -> jax.Array:
+    """1 − βᵗ in `dtype` (the parameters' scalar dtype, `_scalar_dtype`), accurate in float32 for
+    β near 1 (−expm1(t·log β); torch computes it in float64)."""
     if isinstance(beta, numbers.Real):
         log_beta = math.log(beta) if beta > 0 else -math.inf
     else:
         log_beta = jnp.log(beta)
-    return -jnp.expm1(jnp.asarray(step, jnp.float32) * log_beta)
+    return -jnp.expm1(jnp.asarray(step, dtype) * log_beta)
+
+
+def _scalar_dtype(tree: Any) -> Any:
+    """The dtype of an optimizer's scalar maths (bias corrections, step counts as floats,
+    hyperparameters) for the arrays in `tree`: float32, or float64 when a leaf is float64 (with
+    `jax_enable_x64`), as torch computes its scalars in double. Lower precisions stay float32."""
+    dtypes = [jnp.result_type(x) for x in jax.tree.leaves(tree)]
+    return jnp.result_type(jnp.float32, *[d for d in dtypes if jnp.issubdtype(d, jnp.floating)])
+
+
+def _hparam_array(value: Any) -> jax.Array:
+    """A hyperparameter as a scalar array at the widest float precision JAX has (float64 with
+    `jax_enable_x64`, else float32), so lr 0.8 stays 0.8 for float64 parameters; each update casts
+    it to its parameter's scalar dtype."""
+    return jnp.asarray(value, jax.dtypes.canonicalize_dtype(jnp.float64))
 
 
 # ---------------------------------------------------------------------- state containers
@@ -244,9 +262,7 @@ class Optimizer:
             nnx.List([_ParamState(self._init_state(transform, group, p)) for p in params])
         )
         self._node.hparams.append(
-            nnx.Dict(
-                {k: nnx.OptState(jnp.asarray(group[k], jnp.float32)) for k in self._hyperparams}
-            )
+            nnx.Dict({k: nnx.OptState(_hparam_array(group[k])) for k in self._hyperparams})
         )
         self._synced.append({k: group[k] for k in self._hyperparams})
         self._static.append(self._static_options(group))
@@ -317,7 +333,7 @@ class Optimizer:
         for group, synced, arrays in zip(self.param_groups, self._synced, self._node.hparams):
             for key in self._hyperparams:
                 if group[key] != synced[key]:
-                    arrays[key].set_value(jnp.asarray(group[key], jnp.float32))
+                    arrays[key].set_value(_hparam_array(group[key]))
                     synced[key] = group[key]
 
     # ------------------------------------------------------------------ stepping
@@ -372,7 +388,8 @@ class Optimizer:
                         f"shape {value.shape} (group {gi})"
                     )
                 state = _values(state_vars.tree)
-                state = state._replace(hyperparams=hparams)
+                dtype = _scalar_dtype(value)
+                state = state._replace(hyperparams={k: v.astype(dtype) for k, v in hparams.items()})
                 updates, state = transform.update(grad.astype(value.dtype), state, value)
                 param.set_value(optax.apply_updates(value, updates))
                 _assign(state_vars.tree, state._replace(hyperparams={}))

@@ -17,7 +17,7 @@ from jtorch.optim._common import (
     _sq_moment,
     _zeros_like,
 )
-from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at, _scalar_dtype
 
 __all__ = ["radam", "RAdam", "RAdamState"]
 
@@ -73,13 +73,13 @@ def radam(
             raise ValueError("radam: update() needs `params` (for weight decay)")
         step_lr = _lr_at(lr, state.step)
         step = state.step + 1
-        t = step.astype(jnp.float32)
+        t = step.astype(_scalar_dtype(params))
         l2 = None if decoupled_weight_decay else weight_decay
         grads = _descent_grads(grads, params, maximize, l2)
         exp_avg = _lerp_moment(state.exp_avg, grads, beta1)
         exp_avg_sq = _sq_moment(state.exp_avg_sq, grads, beta2)
-        bc1 = _bias_correction(beta1, t)
-        bc2 = _bias_correction(beta2, t)
+        bc1 = _bias_correction(beta1, t, t.dtype)
+        bc2 = _bias_correction(beta2, t, t.dtype)
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = _rho(beta2, t)
         rectify = rho_t > 5.0

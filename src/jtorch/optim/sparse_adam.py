@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at
+from jtorch.optim.optimizer import Optimizer, _bias_correction, _lr_at, _scalar_dtype
 
 __all__ = ["sparse_adam", "SparseAdam", "SparseAdamState"]
 
@@ -59,8 +59,11 @@ def sparse_adam(
     def update(grads: Any, state: SparseAdamState, params: Any = None):
         step = state.step + 1
         step_lr = _lr_at(lr, state.step)
+        dtype = _scalar_dtype(grads)
         step_size = (
-            step_lr * jnp.sqrt(_bias_correction(beta2, step)) / _bias_correction(beta1, step)
+            step_lr
+            * jnp.sqrt(_bias_correction(beta2, step, dtype))
+            / _bias_correction(beta1, step, dtype)
         )
 
         def one(g, m, v):
