@@ -207,7 +207,7 @@ def _read_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
     return out
 
 
-def load_pth(path: str | os.PathLike, target: Any) -> Any:
+def load_pth(path: str | os.PathLike, target: Any, verify: bool = False) -> Any:
     """Read a torch.save file (zip format) into jax arrays on `target`; torch is not imported."""
     path = Path(path)
     if not path.is_file():
