@@ -222,7 +222,7 @@ class CheckpointManager:
             )
         restored = self._manager.restore(step, args=ocp.args.Composite(**items))
         named = dict(restored["arrays"]) if "arrays" in items else {}
-        arrays = join_arrays(named, restored["meta"].get("empty", {}), target)
+        arrays = join_arrays(named, restored["meta"].get("empty", {}), target, step_dir)
         state = Decoder(arrays).decode(restored["meta"]["tree"])
         if model is not None:
             if state["model"] is None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import ml_dtypes
 import numpy as np
 
 from jtorch.checkpoint import orbax_arrays
@@ -98,11 +99,44 @@ def split_arrays(arrays: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return named, empty
 
 
-def join_arrays(named: dict[str, Any], empty: dict[str, Any], target: Any) -> list[Any]:
-    """The array list back from `split_arrays`' two parts."""
+def _empty_dtype(name: Any) -> np.dtype | None:
+    """The numeric dtype called `name` (numpy's or ml_dtypes'), or None."""
+    if not isinstance(name, str):
+        return None
+    try:
+        dtype = np.dtype(getattr(ml_dtypes, name, name))
+    except TypeError:
+        return None
+    numeric = dtype.kind in "biufc" or getattr(ml_dtypes, dtype.name, None) is dtype.type
+    return dtype if numeric and dtype.names is None and dtype.subdtype is None else None
+
+
+def join_arrays(named: dict[str, Any], empty: Any, target: Any, source: Any = "") -> list[Any]:
+    """The array list back from `split_arrays`' two parts; the "empty" entries of the metadata
+    are checked against what they may declare (zero-size arrays of a numeric dtype, at indices
+    the arrays on disk do not use) before anything is allocated."""
+    where = f"jtorch.load: {source}/meta"
+    if not isinstance(empty, dict):
+        raise CheckpointError(f"{where}: `empty` is {type(empty).__name__}, expected a dict")
     out = dict(named)
-    for key, (shape, dtype) in empty.items():
-        out[key] = jax.device_put(np.zeros(shape, dtype), target)
+    for key, entry in empty.items():
+        shape, dtype = entry if isinstance(entry, list) and len(entry) == 2 else (None, None)
+        if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+            raise CheckpointError(f"{where}: empty array {key!r} has a bad shape in {entry!r}")
+        if 0 not in shape:
+            raise CheckpointError(
+                f"{where}: empty array {key!r} declares shape {shape}, which is not empty (only "
+                "zero-size arrays are stored in the metadata)"
+            )
+        if _empty_dtype(dtype) is None:
+            raise CheckpointError(f"{where}: empty array {key!r} has unknown dtype {dtype!r}")
+        if key in out:
+            raise CheckpointError(f"{where}: array {key!r} is both stored and declared empty")
+        out[key] = jax.device_put(np.zeros(shape, _empty_dtype(dtype)), target)
+    if sorted(out) != sorted(str(i) for i in range(len(out))):
+        raise CheckpointError(
+            f"{where}: array names {sorted(out)[:5]}... are not 0..{len(out) - 1} (damaged?)"
+        )
     return [out[str(i)] for i in range(len(out))]
 
 
@@ -182,10 +216,10 @@ def load_orbax(path: str | os.PathLike, target: Any) -> tuple[Any, list[Any]]:
             f"jtorch.load: cannot read Orbax checkpoint {path} (damaged or truncated?): {first}"
         ) from err
     meta = restored["meta"]
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "tree" not in meta:
         raise CheckpointError(f"jtorch.load: {path}/meta is not a jtorch checkpoint description")
     arrays = dict(restored["arrays"]) if "arrays" in items else {}
-    return meta["tree"], join_arrays(arrays, meta.get("empty", {}), target)
+    return meta["tree"], join_arrays(arrays, meta.get("empty", {}), target, path)
 
 
 def _sharding(target: Any) -> Any:
