@@ -9,15 +9,15 @@ Saves are atomic. Orbax writes into a temporary directory and renames it when co
 asks it to write a hidden sibling (`.NAME.jtorch-new-*`) and only then swaps it in for PATH with
 two renames (`PATH -> .NAME.jtorch-old-*`, new -> PATH). A process killed at any point leaves
 either the previous checkpoint at PATH or, inside the two-rename window, a complete checkpoint
-that `recover()` (run by every load and save) moves back to PATH. Directories without Orbax's
-commit marker are never loaded.
+that `recover()` (run by every load and save) moves back to PATH; the temporary names record
+their writer, so only killed saves' leftovers are touched (`_leftovers`). Directories without
+Orbax's commit marker are never loaded.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import ml_dtypes
 import numpy as np
 
 from jtorch.checkpoint import orbax_arrays
+from jtorch.checkpoint._leftovers import stale_siblings, sweep, temp_name
 from jtorch.checkpoint._tree import CheckpointError
 
 __all__ = ["save_orbax", "load_orbax", "is_orbax_checkpoint", "recover", "array_metadata"]
@@ -59,26 +60,19 @@ def is_orbax_checkpoint(path: str | os.PathLike) -> bool:
     return path.is_dir() and (path / _COMMIT_MARKER).is_file()
 
 
-def _siblings(path: Path, kind: str) -> list[Path]:
-    prefix = f".{path.name}.jtorch-{kind}-"
-    if not path.parent.is_dir():
-        return []
-    return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix))
-
-
 def recover(path: str | os.PathLike) -> None:
-    """Finish or undo a swap that a killed save left half done, and remove its leftovers."""
+    """Finish or undo a swap that a killed save left half done, and remove the leftovers of
+    killed saves (never those of a save still running in a live process)."""
     path = Path(path)
     if not path.exists():
-        done = [p for p in _siblings(path, "new") if is_orbax_checkpoint(p)]
-        old = [p for p in _siblings(path, "old") if is_orbax_checkpoint(p)]
+        done = [p for p in stale_siblings(path, "new") if is_orbax_checkpoint(p)]
+        old = [p for p in stale_siblings(path, "old") if is_orbax_checkpoint(p)]
         if done:
             os.rename(done[-1], path)
         elif old:
             os.rename(old[-1], path)
     if path.exists():
-        for leftover in _siblings(path, "new") + _siblings(path, "old"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        sweep(path, ("new", "old"))
 
 
 def _as_array(value: Any) -> jax.Array:
@@ -155,7 +149,7 @@ def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
-    tmp = path.parent / f".{path.name}.jtorch-new-{uuid.uuid4().hex[:12]}"
+    tmp = temp_name(path, "new")
     named, empty = split_arrays(arrays)
     meta = {"format": FORMAT, "version": VERSION, "tree": tree, "empty": empty}
     items = {"meta": ocp.args.JsonSave(meta)}
@@ -168,7 +162,7 @@ def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         raise
     if path.exists():
-        old = path.parent / f".{path.name}.jtorch-old-{uuid.uuid4().hex[:12]}"
+        old = temp_name(path, "old")
         os.rename(path, old)
         os.rename(tmp, path)
         shutil.rmtree(old, ignore_errors=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import jax
 import ml_dtypes
 import numpy as np
 
+from jtorch.checkpoint._leftovers import sweep, temp_name
 from jtorch.checkpoint._tree import CheckpointError, as_numpy_or_jax, is_array
 
 __all__ = ["save_safetensors", "load_safetensors"]
@@ -65,7 +65,8 @@ def save_safetensors(
     text += b" " * (-len(text) % 8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.jtorch-tmp-{uuid.uuid4().hex[:12]}"
+    sweep(path, ("tmp",))  # what killed saves to `path` left behind
+    tmp = temp_name(path, "tmp")
     try:
         with open(tmp, "wb") as out:
             out.write(struct.pack("<Q", len(text)))

@@ -39,6 +39,7 @@ import ml_dtypes
 import numpy as np
 
 from jtorch.checkpoint._buffers import aligned_empty
+from jtorch.checkpoint._leftovers import sweep, temp_name
 from jtorch.checkpoint._tree import CheckpointError, as_numpy_or_jax, is_array
 from jtorch.checkpoint._unpickler import Sealed, SealedFunction, unpickle
 from jtorch.checkpoint._zip import Record, write_stored_zip
@@ -495,11 +496,6 @@ def _records(archive: str, pickled: bytes, storages: dict[int, _Storage]) -> lis
     return records
 
 
-def _old_links(path: Path) -> list[Path]:
-    prefix = f".{path.name}.jtorch-old-"
-    return [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
-
-
 _unlinkers: list[threading.Thread] = []
 
 
@@ -517,7 +513,7 @@ def _replace(tmp: Path, path: Path) -> None:
     rename cheap, and a (non-daemon) thread removes that link. Readers see the old or the new
     file at `path` throughout; a crash leaves at most a `.NAME.jtorch-old-*` link, which the
     next save to `path` removes."""
-    old = path.parent / f".{path.name}.jtorch-old-{uuid.uuid4().hex[:12]}"
+    old = temp_name(path, "old")
     try:
         os.link(path, old)
     except OSError:  # nothing to replace, or no hard links on this filesystem
@@ -544,10 +540,9 @@ def save_pth(obj: Any, path: str | os.PathLike) -> None:
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=2).dump(prepared)
     records = _records(path.stem or "archive", buffer.getvalue(), storages)
-    tmp = path.parent / f".{path.name}.jtorch-tmp-{uuid.uuid4().hex[:12]}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in _old_links(path):  # from a process that died before removing it
-        leftover.unlink(missing_ok=True)
+    sweep(path, ("tmp", "old"))  # what killed saves to `path` left behind
+    tmp = temp_name(path, "tmp")
     try:
         with open(tmp, "wb") as f:
             write_stored_zip(f, records, _ALIGNMENT)
