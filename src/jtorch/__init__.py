@@ -4,7 +4,7 @@ from jtorch import _malloc
 
 _malloc.tune()  # before the first JAX computation; see jtorch._malloc
 
-from jtorch import nn, optim  # noqa: E402
+from jtorch import nn, optim, serialization  # noqa: E402
 from jtorch._backend import enable_compilation_cache  # noqa: E402
 from jtorch._creation import arange, as_tensor, full, ones, rand, randint, randn, tensor, zeros  # noqa: E402
 from jtorch._device import cuda, device, to  # noqa: E402
@@ -15,6 +15,7 @@ from jtorch.checkpoint import load, save  # noqa: E402
 __all__ = [
     "nn",
     "optim",
+    "serialization",
     "manual_seed",
     "device",
     "cuda",

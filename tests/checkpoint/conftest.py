@@ -7,10 +7,16 @@ import sys
 import numpy as np
 import pytest
 
+import jtorch
+
+# the fresh interpreter imports the jtorch under test, not whichever one is installed
+_SOURCES = os.path.dirname(os.path.dirname(os.path.abspath(jtorch.__file__)))
+
 
 def run_python(code: str, cwd: str, timeout: int = 120) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter (CPU JAX) and return the finished process."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    path = os.pathsep.join(p for p in (_SOURCES, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=path)
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=cwd,

@@ -71,6 +71,7 @@ def test_full_model_after_surgery_reloads_in_a_fresh_process(tmp_path, models_mo
     # in a fresh process that never constructs the model
     code = """
 import sys, numpy as np, jax.numpy as jnp, jtorch
+import tiny_models  # jtorch.load never imports the module a checkpoint names
 model = jtorch.load("model_full", map_location="cpu")
 assert repr(model) == open("repr.txt").read(), repr(model)
 y = np.asarray(model(jnp.asarray(np.load("x.npy"))))

@@ -11,13 +11,24 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from jtorch.checkpoint._tree import CheckpointError, Decoder, Encoder, placement
+from jtorch.checkpoint._errors import CheckpointError
+from jtorch.checkpoint._tree import Decoder, Encoder, placement
+from jtorch.checkpoint._trust import Trust, add_safe_globals, clear_safe_globals, get_safe_globals
 from jtorch.checkpoint.manager import CheckpointManager
 from jtorch.checkpoint.orbax_io import is_orbax_checkpoint, load_orbax, save_orbax
 from jtorch.checkpoint.safetensors_io import load_safetensors, save_safetensors
 from jtorch.checkpoint.torch_pth import load_pth, save_pth
 
-__all__ = ["save", "load", "CheckpointManager", "CheckpointError", "detect_format"]
+__all__ = [
+    "save",
+    "load",
+    "CheckpointManager",
+    "CheckpointError",
+    "detect_format",
+    "add_safe_globals",
+    "get_safe_globals",
+    "clear_safe_globals",
+]
 
 _PTH_SUFFIXES = (".pth", ".pt", ".tar", ".bin")
 
@@ -82,19 +93,43 @@ def _refuse_module(path: Path) -> Any:
     )
 
 
-def load(f: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None) -> Any:
+def load(
+    f: str | os.PathLike,
+    map_location: Any = None,
+    weights_only: bool | None = None,
+    *,
+    trusted: Any = None,
+    verify: bool = False,
+) -> Any:
     """Load what `save` (or torch.save, for .pth files) wrote, with arrays on `map_location`:
     None (JAX's default device), 'cpu', 'cuda', 'cuda:N', a jtorch.device, a jax.Device or a
     jax.sharding.Sharding.
 
+    A full model is rebuilt from its recorded class paths without unpickling and without
+    importing anything the file names: a class must be a `jtorch.nn.Module` subclass from a
+    module already imported (or `__main__`, or jtorch itself), or be allowed explicitly with
+    `trusted=[MyNet, "my_models", ...]` (classes, functions, or module names that may be
+    imported) or `jtorch.checkpoint.add_safe_globals([MyNet])`. `verify=True` checks the CRC-32
+    of every record of a .pth file (other formats carry no checksums).
+
     Differs from torch: always as safe as `weights_only=True` (the argument is accepted and
-    ignored); a full model is rebuilt from its recorded class path without unpickling.
+    ignored).
     """
+    return _load(f, map_location, Trust(trusted), verify=verify, resolve=True)
+
+
+def load_unresolved(f: str | os.PathLike, map_location: Any = None, verify: bool = False) -> Any:
+    """`load` without resolving any class or function: a full model comes back as a
+    `full_model.ModuleRecord` (class path and state_dict arrays), names as strings."""
+    return _load(f, map_location, Trust(), verify=verify, resolve=False)
+
+
+def _load(f: Any, map_location: Any, trust: Trust, *, verify: bool, resolve: bool) -> Any:
     target = placement(map_location)
     path = Path(f)
     fmt = detect_format(path)
     if fmt == "pth":
-        return load_pth(path, target)
+        return load_pth(path, target, verify=verify)
     if fmt == "safetensors":
         return load_safetensors(path, target)
     if fmt == "unknown":
@@ -105,7 +140,7 @@ def load(f: str | os.PathLike, map_location: Any = None, weights_only: bool | No
     tree, arrays = load_orbax(path, target)
     if tree is None:  # a plain Orbax pytree checkpoint
         return arrays
-    return Decoder(arrays).decode(tree)
+    return Decoder(arrays, trust, resolve=resolve).decode_root(tree, path)
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:

@@ -9,13 +9,12 @@ Node forms: `null`, `true`/`false`, JSON ints and strings stand for themselves; 
 a list whose first item is a tag: `["a", i]` array i, `["f", "1.5"]` float, `["l", [...]]` list,
 `["t", [...]]` tuple, `["d", [[k, v], ...]]` dict, `["o", ...]` OrderedDict, `["b", base64]`
 bytes, `["c", re, im]` complex, `["m", spec]` full module, `["g", module, qualname]` an allowed
-function or Module class, `["dev", "cuda:0"]` a jtorch.device.
+function or Module class (resolved by `_trust`'s rules), `["dev", "cuda:0"]` a jtorch.device.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import sys
 from collections import OrderedDict
 from typing import Any
@@ -26,14 +25,10 @@ from flax import nnx
 
 from jtorch._device import device as _device_cls
 from jtorch._device import resolve_device
+from jtorch.checkpoint._errors import CheckpointError
+from jtorch.checkpoint._trust import Trust, function_allowed
 
-# Functions stored by reference (e.g. a module's `activation = F.relu`) must come from one of
-# these packages; anything else is refused on save and on load.
-_ALLOWED_FUNCTION_PACKAGES = ("jtorch", "jax", "flax", "optax", "numpy", "math", "operator")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated, of an unknown format, or cannot be rebuilt."""
+__all__ = ["CheckpointError", "Decoder", "Encoder", "is_array", "placement"]
 
 
 def is_array(value: Any) -> bool:
@@ -69,33 +64,6 @@ def as_numpy_or_jax(value: Any) -> Any:
 
 def _global_path(obj: Any) -> tuple[str, str]:
     return obj.__module__, obj.__qualname__
-
-
-def lookup_global(module: str, qualname: str, what: str) -> Any:
-    """Find `module.qualname` (a class or function) without running anything from the file."""
-    if "<locals>" in qualname:
-        raise CheckpointError(f"{what} `{module}.{qualname}` is defined inside a function")
-    if module == "__main__":
-        mod = sys.modules.get("__main__")
-    else:
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            mod = None
-    obj = mod
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None) if obj is not None else None
-    if obj is None:
-        raise CheckpointError(
-            f"cannot rebuild the saved model: {what} `{module}.{qualname}` is not defined in this "
-            f"program; import or define `{qualname}` (from module `{module}`) before calling "
-            "jtorch.load (a full-model checkpoint stores the class path, not its code)"
-        )
-    return obj
-
-
-def _function_allowed(module: str) -> bool:
-    return module.split(".")[0] in _ALLOWED_FUNCTION_PACKAGES
 
 
 class Encoder:
@@ -152,12 +120,13 @@ class Encoder:
             or (callable(obj) and hasattr(obj, "__qualname__") and hasattr(obj, "__module__"))
         ):
             module, qualname = _global_path(obj)
-            if not (isinstance(obj, type) and issubclass(obj, Module)) and not _function_allowed(
-                module
+            if not (isinstance(obj, type) and issubclass(obj, Module)) and not function_allowed(
+                obj
             ):
                 raise TypeError(
-                    f"jtorch.save: cannot save {where} = {module}.{qualname}: only functions from "
-                    f"{', '.join(_ALLOWED_FUNCTION_PACKAGES)} and Module classes are stored by name"
+                    f"jtorch.save: cannot save {where} = {module}.{qualname}: only Module classes, "
+                    "activation-like functions (jtorch.nn.functional, jax.nn) and functions "
+                    "allowed with jtorch.checkpoint.add_safe_globals are stored by name"
                 )
             return ["g", module, qualname]
         raise TypeError(
@@ -170,13 +139,30 @@ class Encoder:
 class Decoder:
     """Rebuilds an object from a skeleton and the arrays it references."""
 
-    def __init__(self, arrays: Any) -> None:
+    def __init__(self, arrays: Any, trust: Trust | None = None, resolve: bool = True) -> None:
         self.arrays = arrays  # list or dict indexable by int
+        self.trust = trust if trust is not None else Trust()
+        # resolve=False: full models become `ModuleRecord`s and names stay names (no lookups)
+        self.resolve = resolve
         self.modules: dict[int, Any] = {}
         self.variables: dict[int, Any] = {}
 
-    def array(self, index: int) -> Any:
+    def array(self, index: Any) -> Any:
+        if type(index) is not int or not 0 <= index < len(self.arrays):
+            raise CheckpointError(f"malformed checkpoint: array reference {index!r} out of range")
         return self.arrays[index]
+
+    def decode_root(self, node: Any, source: Any) -> Any:
+        """`decode(node)`, with a damaged skeleton reported as a CheckpointError naming `source`."""
+        try:
+            return self.decode(node)
+        except CheckpointError as err:
+            raise CheckpointError(f"jtorch.load: {source}: {err}") from err
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as err:
+            raise CheckpointError(
+                f"jtorch.load: {source}: malformed checkpoint structure ({type(err).__name__}: "
+                f"{err})"
+            ) from err
 
     def decode(self, node: Any) -> Any:
         from jtorch.checkpoint.full_model import decode_module
@@ -204,27 +190,11 @@ class Decoder:
             return base64.b64decode(node[1])
         if tag == "dev":
             return _device_cls(node[1])
-        if tag == "g":
-            return decode_global(node[1], node[2])
+        if tag == "g" and len(node) == 3:
+            if not self.resolve:
+                return f"{node[1]}.{node[2]}"
+            return self.trust.resolve(node[1], node[2], "global")
         raise CheckpointError(f"malformed checkpoint structure: unknown tag {tag!r}")
-
-
-def decode_global(module: str, qualname: str) -> Any:
-    """A function or Module class stored by name, looked up only within the allow-list."""
-    from jtorch.nn.module import Module
-
-    if _function_allowed(module):
-        obj = lookup_global(module, qualname, "function")
-        if callable(obj):
-            return obj
-    else:
-        obj = lookup_global(module, qualname, "class")
-        if isinstance(obj, type) and issubclass(obj, Module):
-            return obj
-    raise CheckpointError(
-        f"refusing to load `{module}.{qualname}`: only functions from "
-        f"{', '.join(_ALLOWED_FUNCTION_PACKAGES)} and jtorch Module classes may be referenced"
-    )
 
 
 def placement(map_location: Any) -> Any:

@@ -33,6 +33,7 @@ import numpy as np
 from jtorch._backend import internals
 from jtorch.checkpoint import orbax_arrays
 from jtorch.checkpoint._fsync import sync_tree
+from jtorch.checkpoint._leftovers import WriterMarker
 from jtorch.checkpoint._tree import CheckpointError, Decoder, Encoder, placement
 from jtorch.checkpoint.orbax_io import FORMAT, VERSION, join_arrays, split_arrays
 
@@ -98,6 +99,9 @@ class CheckpointManager:
                 f"CheckpointManager: `save_interval_steps` must be >= 1, got {save_interval_steps}"
             )
         self.directory = Path(directory).absolute()
+        # temporary steps of killed saves go now and before every save (see _leftovers)
+        self._marker = WriterMarker(self.directory)
+        self._marker.sweep()
         self.best_metric = best_metric
         best_fn = None
         if best_metric is not None:
@@ -148,6 +152,7 @@ class CheckpointManager:
         self.wait_until_finished()
         if not force and not self._manager.should_save(int(step)):
             return False
+        self._marker.sweep()
         state = {
             "model": None if model is None else model.state_dict(),
             "optimizer": None if optimizer is None else optimizer.state_dict(),
@@ -219,7 +224,7 @@ class CheckpointManager:
             )
         restored = self._manager.restore(step, args=ocp.args.Composite(**items))
         named = dict(restored["arrays"]) if "arrays" in items else {}
-        arrays = join_arrays(named, restored["meta"].get("empty", {}), target)
+        arrays = join_arrays(named, restored["meta"].get("empty", {}), target, step_dir)
         state = Decoder(arrays).decode(restored["meta"]["tree"])
         if model is not None:
             if state["model"] is None:
@@ -259,6 +264,7 @@ class CheckpointManager:
             if self._writer is not None:
                 self._writer.shutdown()
             self._manager.close()
+            self._marker.release()
 
     def __enter__(self) -> CheckpointManager:
         return self

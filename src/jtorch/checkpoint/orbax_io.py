@@ -9,22 +9,24 @@ Saves are atomic. Orbax writes into a temporary directory and renames it when co
 asks it to write a hidden sibling (`.NAME.jtorch-new-*`) and only then swaps it in for PATH with
 two renames (`PATH -> .NAME.jtorch-old-*`, new -> PATH). A process killed at any point leaves
 either the previous checkpoint at PATH or, inside the two-rename window, a complete checkpoint
-that `recover()` (run by every load and save) moves back to PATH. Directories without Orbax's
-commit marker are never loaded.
+that `recover()` (run by every load and save) moves back to PATH; the temporary names record
+their writer, so only killed saves' leftovers are touched (`_leftovers`). Directories without
+Orbax's commit marker are never loaded.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 import jax
+import ml_dtypes
 import numpy as np
 
 from jtorch.checkpoint import orbax_arrays
+from jtorch.checkpoint._leftovers import stale_siblings, sweep, temp_name
 from jtorch.checkpoint._tree import CheckpointError
 
 __all__ = ["save_orbax", "load_orbax", "is_orbax_checkpoint", "recover", "array_metadata"]
@@ -58,26 +60,19 @@ def is_orbax_checkpoint(path: str | os.PathLike) -> bool:
     return path.is_dir() and (path / _COMMIT_MARKER).is_file()
 
 
-def _siblings(path: Path, kind: str) -> list[Path]:
-    prefix = f".{path.name}.jtorch-{kind}-"
-    if not path.parent.is_dir():
-        return []
-    return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix))
-
-
 def recover(path: str | os.PathLike) -> None:
-    """Finish or undo a swap that a killed save left half done, and remove its leftovers."""
+    """Finish or undo a swap that a killed save left half done, and remove the leftovers of
+    killed saves (never those of a save still running in a live process)."""
     path = Path(path)
     if not path.exists():
-        done = [p for p in _siblings(path, "new") if is_orbax_checkpoint(p)]
-        old = [p for p in _siblings(path, "old") if is_orbax_checkpoint(p)]
+        done = [p for p in stale_siblings(path, "new") if is_orbax_checkpoint(p)]
+        old = [p for p in stale_siblings(path, "old") if is_orbax_checkpoint(p)]
         if done:
             os.rename(done[-1], path)
         elif old:
             os.rename(old[-1], path)
     if path.exists():
-        for leftover in _siblings(path, "new") + _siblings(path, "old"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        sweep(path, ("new", "old"))
 
 
 def _as_array(value: Any) -> jax.Array:
@@ -98,11 +93,44 @@ def split_arrays(arrays: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return named, empty
 
 
-def join_arrays(named: dict[str, Any], empty: dict[str, Any], target: Any) -> list[Any]:
-    """The array list back from `split_arrays`' two parts."""
+def _empty_dtype(name: Any) -> np.dtype | None:
+    """The numeric dtype called `name` (numpy's or ml_dtypes'), or None."""
+    if not isinstance(name, str):
+        return None
+    try:
+        dtype = np.dtype(getattr(ml_dtypes, name, name))
+    except TypeError:
+        return None
+    numeric = dtype.kind in "biufc" or getattr(ml_dtypes, dtype.name, None) is dtype.type
+    return dtype if numeric and dtype.names is None and dtype.subdtype is None else None
+
+
+def join_arrays(named: dict[str, Any], empty: Any, target: Any, source: Any = "") -> list[Any]:
+    """The array list back from `split_arrays`' two parts; the "empty" entries of the metadata
+    are checked against what they may declare (zero-size arrays of a numeric dtype, at indices
+    the arrays on disk do not use) before anything is allocated."""
+    where = f"jtorch.load: {source}/meta"
+    if not isinstance(empty, dict):
+        raise CheckpointError(f"{where}: `empty` is {type(empty).__name__}, expected a dict")
     out = dict(named)
-    for key, (shape, dtype) in empty.items():
-        out[key] = jax.device_put(np.zeros(shape, dtype), target)
+    for key, entry in empty.items():
+        shape, dtype = entry if isinstance(entry, list) and len(entry) == 2 else (None, None)
+        if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+            raise CheckpointError(f"{where}: empty array {key!r} has a bad shape in {entry!r}")
+        if 0 not in shape:
+            raise CheckpointError(
+                f"{where}: empty array {key!r} declares shape {shape}, which is not empty (only "
+                "zero-size arrays are stored in the metadata)"
+            )
+        if _empty_dtype(dtype) is None:
+            raise CheckpointError(f"{where}: empty array {key!r} has unknown dtype {dtype!r}")
+        if key in out:
+            raise CheckpointError(f"{where}: array {key!r} is both stored and declared empty")
+        out[key] = jax.device_put(np.zeros(shape, _empty_dtype(dtype)), target)
+    if sorted(out) != sorted(str(i) for i in range(len(out))):
+        raise CheckpointError(
+            f"{where}: array names {sorted(out)[:5]}... are not 0..{len(out) - 1} (damaged?)"
+        )
     return [out[str(i)] for i in range(len(out))]
 
 
@@ -121,7 +149,7 @@ def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
-    tmp = path.parent / f".{path.name}.jtorch-new-{uuid.uuid4().hex[:12]}"
+    tmp = temp_name(path, "new")
     named, empty = split_arrays(arrays)
     meta = {"format": FORMAT, "version": VERSION, "tree": tree, "empty": empty}
     items = {"meta": ocp.args.JsonSave(meta)}
@@ -134,7 +162,7 @@ def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         raise
     if path.exists():
-        old = path.parent / f".{path.name}.jtorch-old-{uuid.uuid4().hex[:12]}"
+        old = temp_name(path, "old")
         os.rename(path, old)
         os.rename(tmp, path)
         shutil.rmtree(old, ignore_errors=True)
@@ -182,10 +210,10 @@ def load_orbax(path: str | os.PathLike, target: Any) -> tuple[Any, list[Any]]:
             f"jtorch.load: cannot read Orbax checkpoint {path} (damaged or truncated?): {first}"
         ) from err
     meta = restored["meta"]
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "tree" not in meta:
         raise CheckpointError(f"jtorch.load: {path}/meta is not a jtorch checkpoint description")
     arrays = dict(restored["arrays"]) if "arrays" in items else {}
-    return meta["tree"], join_arrays(arrays, meta.get("empty", {}), target)
+    return meta["tree"], join_arrays(arrays, meta.get("empty", {}), target, path)
 
 
 def _sharding(target: Any) -> Any:

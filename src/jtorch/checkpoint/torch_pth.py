@@ -1,9 +1,13 @@
 """PyTorch's `.pth`/`.pt`/`.tar` files, read and written without importing torch.
 
-Reading uses a restricted unpickler: the only globals it resolves are torch's tensor-rebuilding
-functions, storage and dtype names, `torch.Size`, and plain containers, each mapped to a local
-stand-in (storages become numpy buffers, tensors numpy arrays, then jax arrays). Any other
-global, e.g. `os.system`, is refused with an error naming it, before anything runs.
+Reading uses jtorch's restricted unpickler (`_unpickler`): the only globals it resolves are
+torch's tensor-rebuilding functions, storage and dtype names, `torch.Size`, and plain containers,
+each mapped to a sealed local stand-in (storages become numpy buffers, tensors numpy arrays, then
+jax arrays); any other global, e.g. `os.system`, is refused before anything runs, and no
+state-setting opcode can reach the stand-ins. Every tensor's reachable elements (any strides,
+negative and zero included, and its offset) are checked against its storage before it is read,
+records are read only within the file, and memory is bounded by the file's size (see
+_MAX_AMPLIFICATION). Every error is a CheckpointError naming the file and the record.
 
 Writing mirrors `torch.save`'s zip layout (`ARCHIVE/data.pkl` with persistent ids for storages,
 `ARCHIVE/data/N` raw little-endian bytes aligned to 64, `.format_version`, `.storage_alignment`,
@@ -24,7 +28,9 @@ import struct
 import threading
 import uuid
 import zipfile
+import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,9 @@ import ml_dtypes
 import numpy as np
 
 from jtorch.checkpoint._buffers import aligned_empty
+from jtorch.checkpoint._leftovers import sweep, temp_name
 from jtorch.checkpoint._tree import CheckpointError, as_numpy_or_jax, is_array
+from jtorch.checkpoint._unpickler import Sealed, SealedFunction, unpickle
 from jtorch.checkpoint._zip import Record, write_stored_zip
 
 __all__ = ["save_pth", "load_pth", "wait_for_background_unlinks"]
@@ -65,117 +73,266 @@ _ALIGNMENT = 64
 
 # ---------------------------------------------------------------------------------- reading
 
+# A tensor may be larger than the storage bytes it reads (stride 0, overlapping strides) by at most
+# this factor over the whole file (plus _AMPLIFICATION_SLACK bytes), and a compressed record may
+# declare at most this many times its compressed size: memory stays bounded by the file's size.
+_MAX_AMPLIFICATION = 64
+_AMPLIFICATION_SLACK = 1 << 20
 
-class _StorageType:
+
+class _StorageType(Sealed):
     """Stand-in for `torch.FloatStorage` etc.: just the element dtype."""
+
+    __slots__ = ("dtype",)
 
     def __init__(self, dtype: Any) -> None:
         self.dtype = np.dtype(dtype)
 
 
-def _rebuild_tensor(storage: np.ndarray, offset: int, size: Any, stride: Any) -> np.ndarray:
-    size, stride = tuple(size), tuple(stride)
-    count = int(np.prod(size)) if size else 1
-    if count == 0:
-        return np.empty(size, storage.dtype)
-    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if offset < 0 or last >= storage.size:
-        raise CheckpointError("a tensor in the file points outside its storage (damaged file?)")
-    contiguous = tuple(int(np.prod(size[i + 1 :])) for i in range(len(size)))
-    if stride == contiguous:  # the common case: no strided copy (device_put copies once)
-        return storage[offset : offset + count].reshape(size)
-    item = storage.dtype.itemsize
-    view = np.lib.stride_tricks.as_strided(
-        storage[offset:], shape=size, strides=[s * item for s in stride], writeable=False
-    )
-    return np.array(view)
+class _DType(Sealed):
+    """Stand-in for `torch.float32` etc."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
 
 
-def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, meta=None):
-    return _rebuild_tensor(storage, offset, size, stride)
+class _Marker(Sealed):
+    """Stand-in for a class the pickle only names (`torch.Tensor`, `torch.nn.Parameter`)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-def _rebuild_parameter(data, requires_grad=True, hooks=None, state=None):
-    return data
+class _LoadedStorage(Sealed):
+    """A storage read from record `name`: its elements as a flat numpy array."""
+
+    __slots__ = ("array", "name")
+
+    def __init__(self, array: np.ndarray, name: str) -> None:
+        self.array, self.name = array, name
 
 
-def _rebuild_from_type_v2(func, new_type, args, state):
-    return func(*args)
+class _LoadedTensor(Sealed):
+    """A tensor rebuilt from a storage (made a jax array once the pickle is read)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+
+def _int(value: Any, what: str) -> int:
+    if type(value) is not int:
+        raise CheckpointError(f"{what} is {value!r}, expected an int")
+    return value
+
+
+def _ints(value: Any, what: str) -> tuple[int, ...]:
+    if not isinstance(value, (tuple, list)):
+        raise CheckpointError(f"{what} is {value!r}, expected a tuple of ints")
+    return tuple(_int(v, what) for v in value)
 
 
 def _encode_latin1(text: str, encoding: str = "latin1") -> bytes:
-    if encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise CheckpointError(f"refusing _codecs.encode of {type(text).__name__} as {encoding!r}")
     return text.encode("latin1")
 
 
 def _device(kind: str, index: int | None = None) -> str:
-    return kind if index is None else f"{kind}:{index}"
+    return f"{kind}" if index is None else f"{kind}:{_int(index, 'a device index')}"
 
 
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    allowed: dict[tuple[str, str], Any] = {
-        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-        ("torch", "Tensor"): "Tensor",
-        ("torch.nn.parameter", "Parameter"): "Parameter",
-        ("torch", "Size"): tuple,
-        ("torch", "device"): _device,
-        ("torch", "UntypedStorage"): _StorageType(np.uint8),
-        ("torch.storage", "UntypedStorage"): _StorageType(np.uint8),
-        ("collections", "OrderedDict"): OrderedDict,
-        ("collections", "Counter"): collections.Counter,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
-        ("builtins", "complex"): complex,
-        ("_codecs", "encode"): _encode_latin1,
-    }
-    for name, dtype in _STORAGES.items():
-        allowed["torch", name] = _StorageType(dtype)
-    for name, dtype in _TORCH_DTYPES.items():
-        allowed["torch", name] = np.dtype(dtype)
-    return allowed
+def _plain(function: Any, *types: type) -> Callable[..., Any]:
+    """`function` restricted to arguments of `types` (e.g. `set` of a list)."""
+
+    def call(*args: Any) -> Any:
+        if not all(isinstance(a, types) for a in args):
+            raise CheckpointError(f"{function.__name__} called with {[type(a) for a in args]}")
+        return function(*args)
+
+    return call
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file: Any, read_storage: Any, source: str) -> None:
-        super().__init__(file)
-        self._read_storage = read_storage
-        self._source = source
-        self._allowed = _allowed_globals()
-        self._storages: dict[str, np.ndarray] = {}
+class _Reader:
+    """The state of reading one .pth file: its zip, the storages read so far and the bytes of
+    tensor data handed out (for the amplification bound)."""
 
-    def find_class(self, module: str, name: str) -> Any:
-        found = self._allowed.get((module, name))
-        if found is None:
-            raise pickle.UnpicklingError(
-                f"refusing to load {self._source}: it references the global `{module}.{name}`, "
-                "which is not a tensor-rebuilding function or plain container (only weights "
-                "are loaded; nothing in the file was run)"
+    def __init__(self, zf: zipfile.ZipFile, path: Path, prefix: str, verify: bool) -> None:
+        self.zf, self.path, self.prefix, self.verify = zf, path, prefix, verify
+        self.file_size = path.stat().st_size
+        self.names = {info.filename: info for info in zf.infolist()}
+        self.storages: dict[str, _LoadedStorage] = {}
+        self.storage_bytes = 0
+        self.tensor_bytes = 0
+
+    def fail(self, message: str) -> CheckpointError:
+        return CheckpointError(f"jtorch.load: {self.path}: {message}")
+
+    # records ------------------------------------------------------------------------------
+    def record(self, name: str, check_crc: bool) -> np.ndarray:
+        """The bytes of record `name`, bounded by the file's size (an aligned buffer)."""
+        info = self.names.get(name)
+        if info is None:
+            raise self.fail(f"lacks the record {name}")
+        fp = self.zf.fp
+        fp.seek(info.header_offset)
+        header = fp.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise self.fail(f"bad local header for record {name}")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        if start + info.compress_size > self.file_size:
+            raise self.fail(f"record {name} extends past the end of the file (truncated?)")
+        if info.compress_type == zipfile.ZIP_STORED:
+            if info.file_size != info.compress_size:
+                raise self.fail(f"stored record {name} declares two different sizes")
+            out = aligned_empty((info.file_size,), np.uint8)
+            fp.seek(start)
+            if fp.readinto(memoryview(out)) != info.file_size:
+                raise self.fail(f"record {name} is truncated")
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            out = self._inflate(info, start)
+        else:
+            raise self.fail(f"record {name} uses zip compression method {info.compress_type}")
+        if check_crc and zlib.crc32(out) != info.CRC:
+            raise self.fail(f"record {name} fails its CRC-32 check (damaged file)")
+        return out
+
+    def _inflate(self, info: zipfile.ZipInfo, start: int) -> np.ndarray:
+        """A deflated record, refused before inflating if it declares more than
+        _MAX_AMPLIFICATION times its compressed size, and if it inflates past what it declares."""
+        name = info.filename
+        if info.file_size > _MAX_AMPLIFICATION * info.compress_size + _AMPLIFICATION_SLACK:
+            raise self.fail(
+                f"compressed record {name} declares {info.file_size} bytes from "
+                f"{info.compress_size} (more than {_MAX_AMPLIFICATION}x; refused)"
             )
-        return found
+        fp = self.zf.fp
+        fp.seek(start)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        data = inflater.decompress(fp.read(info.compress_size), info.file_size)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise self.fail(f"compressed record {name} inflates past its declared size")
+        if len(data) != info.file_size:
+            raise self.fail(f"compressed record {name} is shorter than it declares")
+        out = aligned_empty((len(data),), np.uint8)
+        out[:] = np.frombuffer(data, np.uint8)
+        return out
 
-    def persistent_load(self, pid: Any) -> Any:
+    # pickle globals -----------------------------------------------------------------------
+    def persistent_load(self, pid: Any) -> _LoadedStorage:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
-            raise pickle.UnpicklingError(f"{self._source}: unsupported persistent id {pid!r}")
+            raise self.fail(f"unsupported persistent id {pid!r}")
         _, storage_type, key, _location, _numel = pid
         if not isinstance(storage_type, _StorageType):
-            raise pickle.UnpicklingError(f"{self._source}: bad storage type {storage_type!r}")
-        key = str(key)
-        if key not in self._storages:
-            raw = self._read_storage(key)
+            raise self.fail(f"bad storage type {storage_type!r}")
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise self.fail(f"bad storage key {key!r}")
+        name = f"{self.prefix}data/{key}"
+        storage = self.storages.get(name)
+        if storage is None:
+            raw = self.record(name, check_crc=self.verify)
             if raw.size % storage_type.dtype.itemsize:
-                raise CheckpointError(f"{self._source}: storage {key} has a partial element")
-            self._storages[key] = raw.view(storage_type.dtype)
-        return self._storages[key]
+                raise self.fail(f"storage record {name} holds a partial element")
+            storage = _LoadedStorage(raw.view(storage_type.dtype), name)
+            self.storages[name] = storage
+            self.storage_bytes += raw.size
+        elif storage.array.dtype != storage_type.dtype:
+            raise self.fail(f"storage record {name} is used with two dtypes")
+        return storage
+
+    def rebuild_tensor(self, storage: Any, offset: Any, size: Any, stride: Any, *_: Any) -> Any:
+        """torch._utils._rebuild_tensor(_v2): a view of `storage`, every element it reaches
+        checked to lie inside the storage before anything is read."""
+        if not isinstance(storage, _LoadedStorage):
+            raise self.fail(f"a tensor's storage argument is {storage!r}, not a storage")
+        where = f"tensor on record {storage.name}"
+        offset = _int(offset, f"{where}: storage offset")
+        size = _ints(size, f"{where}: size")
+        stride = _ints(stride, f"{where}: stride")
+        if len(size) != len(stride) or any(n < 0 for n in size):
+            raise self.fail(f"{where}: bad size {size} / stride {stride}")
+        array = storage.array
+        count = 1
+        for n in size:
+            count *= n
+        if count == 0:
+            return _LoadedTensor(np.empty(size, array.dtype))
+        low = offset + sum((n - 1) * s for n, s in zip(size, stride) if s < 0)
+        high = offset + sum((n - 1) * s for n, s in zip(size, stride) if s > 0)
+        if offset < 0 or low < 0 or high >= array.size:
+            raise self.fail(
+                f"{where}: size {size}, stride {stride}, offset {offset} reach elements "
+                f"{low}..{high} of a storage of {array.size} (damaged or hostile file)"
+            )
+        self.tensor_bytes += count * array.dtype.itemsize
+        if self.tensor_bytes > _MAX_AMPLIFICATION * self.storage_bytes + _AMPLIFICATION_SLACK:
+            raise self.fail(
+                f"{where}: its tensors would take {self.tensor_bytes} bytes from "
+                f"{self.storage_bytes} bytes of storage (more than {_MAX_AMPLIFICATION}x, e.g. a "
+                "stride-0 broadcast; refused)"
+            )
+        contiguous = tuple(int(np.prod(size[i + 1 :])) for i in range(len(size)))
+        if stride == contiguous:  # the common case: no strided copy (device_put copies once)
+            return _LoadedTensor(array[offset : offset + count].reshape(size))
+        item = array.dtype.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            array[offset:], shape=size, strides=[s * item for s in stride], writeable=False
+        )
+        return _LoadedTensor(np.array(view))
+
+    def rebuild_parameter(self, data: Any, *_: Any) -> _LoadedTensor:
+        if not isinstance(data, _LoadedTensor):
+            raise self.fail(f"a Parameter's data is {data!r}, not a tensor")
+        return data
+
+    def rebuild_from_type(self, function: Any, new_type: Any, args: Any, _state: Any) -> Any:
+        if not (isinstance(function, SealedFunction) and isinstance(new_type, _Marker)):
+            raise self.fail("_rebuild_from_type_v2 called with something other than a tensor")
+        if not isinstance(args, tuple):
+            raise self.fail(f"_rebuild_from_type_v2 arguments are {args!r}, not a tuple")
+        return function(*args)
+
+    def allowed(self) -> dict[tuple[str, str], Sealed]:
+        def sealed(module: str, name: str, function: Callable[..., Any]) -> tuple:
+            return (module, name), SealedFunction(function, f"{module}.{name}")
+
+        allowed: dict[tuple[str, str], Sealed] = dict(
+            [
+                sealed("torch._utils", "_rebuild_tensor", self.rebuild_tensor),
+                sealed("torch._utils", "_rebuild_tensor_v2", self.rebuild_tensor),
+                sealed("torch._utils", "_rebuild_parameter", self.rebuild_parameter),
+                sealed("torch._utils", "_rebuild_parameter_with_state", self.rebuild_parameter),
+                sealed("torch._tensor", "_rebuild_from_type_v2", self.rebuild_from_type),
+                sealed("torch", "Size", _plain(tuple, tuple, list)),
+                sealed("torch", "device", _device),
+                sealed("collections", "OrderedDict", _plain(OrderedDict, list, tuple, dict)),
+                sealed("collections", "Counter", _plain(collections.Counter, dict)),
+                sealed("builtins", "set", _plain(set, list, tuple)),
+                sealed("builtins", "frozenset", _plain(frozenset, list, tuple)),
+                sealed("builtins", "complex", _plain(complex, int, float)),
+                sealed("_codecs", "encode", _encode_latin1),
+            ]
+        )
+        allowed["torch", "Tensor"] = _Marker("Tensor")
+        allowed["torch.nn.parameter", "Parameter"] = _Marker("Parameter")
+        allowed["torch", "UntypedStorage"] = _StorageType(np.uint8)
+        allowed["torch.storage", "UntypedStorage"] = _StorageType(np.uint8)
+        for name, dtype in _STORAGES.items():
+            allowed["torch", name] = _StorageType(dtype)
+        for name, dtype in _TORCH_DTYPES.items():
+            allowed["torch", name] = _DType(dtype)
+        return allowed
 
 
 def _to_jax(obj: Any, target: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return jax.device_put(obj, target)
+    if isinstance(obj, _LoadedTensor):
+        return jax.device_put(obj.array, target)
     if isinstance(obj, OrderedDict):
         return OrderedDict((k, _to_jax(v, target)) for k, v in obj.items())
     if isinstance(obj, dict):
@@ -184,31 +341,20 @@ def _to_jax(obj: Any, target: Any) -> Any:
         return [_to_jax(v, target) for v in obj]
     if isinstance(obj, tuple):
         return tuple(_to_jax(v, target) for v in obj)
+    if isinstance(obj, _DType):
+        return obj.dtype
+    if isinstance(obj, _LoadedStorage):
+        return jax.device_put(obj.array, target)
+    if isinstance(obj, Sealed):
+        raise CheckpointError(f"the file holds {obj!r} as a value, not data")
     return obj
 
 
-def _read_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    """A stored (uncompressed) record's bytes, read straight into an aligned buffer.
+def load_pth(path: str | os.PathLike, target: Any, verify: bool = False) -> Any:
+    """Read a torch.save file (zip format) into jax arrays on `target`; torch is not imported.
 
-    Like torch.load, this skips zipfile's CRC check and the extra copy of `zf.read`; a
-    compressed record (not written by torch) goes through zipfile."""
-    if info.compress_type != zipfile.ZIP_STORED:
-        return np.frombuffer(zf.read(info), np.uint8)
-    fp = zf.fp
-    fp.seek(info.header_offset)
-    header = fp.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise CheckpointError(f"jtorch.load: {zf.filename}: bad local header for {info.filename}")
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    fp.seek(info.header_offset + 30 + name_len + extra_len)
-    out = aligned_empty((info.file_size,), np.uint8)
-    if fp.readinto(memoryview(out)) != info.file_size:
-        raise CheckpointError(f"jtorch.load: {zf.filename}: record {info.filename} is truncated")
-    return out
-
-
-def load_pth(path: str | os.PathLike, target: Any) -> Any:
-    """Read a torch.save file (zip format) into jax arrays on `target`; torch is not imported."""
+    With `verify=True` every storage record's CRC-32 is checked (torch.load skips this; the
+    small records are always checked)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"jtorch.load: no such file: {path}")
@@ -222,24 +368,23 @@ def load_pth(path: str | os.PathLike, target: Any) -> Any:
             pickles = [n for n in zf.namelist() if n.endswith("data.pkl") and n.count("/") <= 1]
             if len(pickles) != 1:
                 raise CheckpointError(f"jtorch.load: {path} has no single data.pkl record")
-            prefix = pickles[0][: -len("data.pkl")]
-            names = set(zf.namelist())
-            if prefix + "byteorder" in names and zf.read(prefix + "byteorder") != b"little":
+            reader = _Reader(zf, path, pickles[0][: -len("data.pkl")], verify)
+            byteorder = reader.prefix + "byteorder"
+            if byteorder in reader.names and bytes(reader.record(byteorder, True)) != b"little":
                 raise CheckpointError(f"jtorch.load: {path} holds big-endian data")
-
-            def read_storage(key: str) -> np.ndarray:
-                name = f"{prefix}data/{key}"
-                if name not in names:
-                    raise CheckpointError(f"jtorch.load: {path} lacks the record {name}")
-                return _read_record(zf, zf.getinfo(name))
-
-            data = io.BytesIO(zf.read(pickles[0]))
-            result = _RestrictedUnpickler(data, read_storage, str(path)).load()
-    except (pickle.UnpicklingError, CheckpointError):
+            data = memoryview(reader.record(pickles[0], check_crc=True))
+            result = unpickle(
+                io.BytesIO(data),
+                reader.allowed(),
+                str(path),
+                "a tensor-rebuilding function or plain container (only weights are loaded)",
+                reader.persistent_load,
+            )
+            return _to_jax(result, target)
+    except CheckpointError:
         raise
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, struct.error) as err:
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError, struct.error) as err:
         raise CheckpointError(f"jtorch.load: {path} is damaged: {err}") from err
-    return _to_jax(result, target)
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -351,11 +496,6 @@ def _records(archive: str, pickled: bytes, storages: dict[int, _Storage]) -> lis
     return records
 
 
-def _old_links(path: Path) -> list[Path]:
-    prefix = f".{path.name}.jtorch-old-"
-    return [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
-
-
 _unlinkers: list[threading.Thread] = []
 
 
@@ -373,7 +513,7 @@ def _replace(tmp: Path, path: Path) -> None:
     rename cheap, and a (non-daemon) thread removes that link. Readers see the old or the new
     file at `path` throughout; a crash leaves at most a `.NAME.jtorch-old-*` link, which the
     next save to `path` removes."""
-    old = path.parent / f".{path.name}.jtorch-old-{uuid.uuid4().hex[:12]}"
+    old = temp_name(path, "old")
     try:
         os.link(path, old)
     except OSError:  # nothing to replace, or no hard links on this filesystem
@@ -400,10 +540,9 @@ def save_pth(obj: Any, path: str | os.PathLike) -> None:
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=2).dump(prepared)
     records = _records(path.stem or "archive", buffer.getvalue(), storages)
-    tmp = path.parent / f".{path.name}.jtorch-tmp-{uuid.uuid4().hex[:12]}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in _old_links(path):  # from a process that died before removing it
-        leftover.unlink(missing_ok=True)
+    sweep(path, ("tmp", "old"))  # what killed saves to `path` left behind
+    tmp = temp_name(path, "tmp")
     try:
         with open(tmp, "wb") as f:
             write_stored_zip(f, records, _ALIGNMENT)

@@ -21,6 +21,9 @@ def register(groups: Any) -> None:
     inspect = commands.add_parser("inspect", help="list keys, shapes, dtypes and metadata")
     inspect.add_argument("path")
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    inspect.add_argument(
+        "--verify", action="store_true", help="check the CRC-32 of every record of a .pth file"
+    )
     inspect.set_defaults(handler=_inspect)
 
     convert = commands.add_parser("convert", help="convert between Orbax, .pth and .safetensors")
@@ -36,6 +39,14 @@ def register(groups: Any) -> None:
         "--eval", metavar="DATASET", help="report test accuracy on a `jtorch train` dataset"
     )
     restore.add_argument("--root", default="data", help="dataset folder for --eval")
+    restore.add_argument(
+        "--trust",
+        metavar="MODULE",
+        action="append",
+        default=[],
+        help="allow the model's classes from MODULE and import it (repeatable); without it only "
+        "jtorch's own classes are rebuilt",
+    )
     restore.set_defaults(handler=_restore)
 
     diff = commands.add_parser("diff", help="compare the arrays of two checkpoints")
@@ -48,12 +59,21 @@ def register(groups: Any) -> None:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def _load(path: str) -> Any:
+def _load(path: str, trusted: list[str] | None = None) -> Any:
     import jtorch
 
     if not Path(path).exists():
         raise FileNotFoundError(f"no such checkpoint: {path}")
-    return jtorch.load(path, map_location="cpu")
+    return jtorch.load(path, map_location="cpu", trusted=trusted)
+
+
+def _load_unresolved(path: str, verify: bool = False) -> Any:
+    """The checkpoint with full models as records: no class or function is looked up."""
+    from jtorch.checkpoint import load_unresolved
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no such checkpoint: {path}")
+    return load_unresolved(path, map_location="cpu", verify=verify)
 
 
 def _is_array(value: Any) -> bool:
@@ -66,9 +86,10 @@ def _is_optimizer_state(value: Any) -> bool:
 
 def _walk(obj: Any, prefix: str, out: dict[str, Any], meta: dict[str, Any], optim: dict) -> None:
     """Flatten `obj`: arrays into `out`, plain leaves into `meta`, optimizer states into `optim`."""
+    from jtorch.checkpoint.full_model import ModuleRecord
     from jtorch.nn.module import Module
 
-    if isinstance(obj, Module):
+    if isinstance(obj, (Module, ModuleRecord)):
         for key, value in obj.state_dict().items():
             out[f"{prefix}.{key}" if prefix else key] = value
         return
@@ -120,9 +141,9 @@ def _plain(value: Any) -> Any:
 
 def _inspect(args: argparse.Namespace) -> int:
     from jtorch.checkpoint import detect_format
-    from jtorch.nn.module import Module
+    from jtorch.checkpoint.full_model import ModuleRecord
 
-    obj = _load(args.path)
+    obj = _load_unresolved(args.path, verify=args.verify)
     arrays, meta, optim = _flatten(obj)
     optim_prefixes = tuple(f"{p}." for p in optim)
     rows = [
@@ -138,7 +159,9 @@ def _inspect(args: argparse.Namespace) -> int:
         "path": args.path,
         "format": detect_format(args.path),
         "content": (
-            f"full model ({type(obj).__name__})" if isinstance(obj, Module) else type(obj).__name__
+            f"full model ({obj.class_path.rpartition(':')[2]})"
+            if isinstance(obj, ModuleRecord)
+            else type(obj).__name__
         ),
         "arrays": rows,
         "total_parameters": sum(r["size"] for r in rows if not r["key"].startswith(optim_prefixes)),
@@ -187,9 +210,15 @@ def _convert(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
 
+    from jtorch.checkpoint import CheckpointError
     from jtorch.nn.module import Module
 
-    model = _load(args.path)
+    try:
+        model = _load(args.path, trusted=args.trust)
+    except CheckpointError as err:
+        if "not available" not in str(err):
+            raise
+        raise CheckpointError(f"{err}. From the shell: jtorch ckpt restore --trust MODULE") from err
     if not isinstance(model, Module):
         raise TypeError(
             f"{args.path} holds a {type(model).__name__}, not a full model (save it with "
@@ -215,8 +244,8 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    a, _, _ = _flatten(_load(args.a))
-    b, _, _ = _flatten(_load(args.b))
+    a, _, _ = _flatten(_load_unresolved(args.a))
+    b, _, _ = _flatten(_load_unresolved(args.b))
     missing = [k for k in a if k not in b]
     unexpected = [k for k in b if k not in a]
     shapes = {

@@ -373,8 +373,12 @@ class FashionMNIST(MNIST):
 
 
 # ----------------------------------------------------------------------------- CIFAR
-def _numpy_reconstruct() -> dict[tuple[str, str], Any]:
-    import codecs
+@functools.cache
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    """The globals a numpy-array pickle (CIFAR's batches) may name, as sealed stand-ins for
+    jtorch's one restricted unpickler: each call builds a fresh object (dtypes are copied, so a
+    BUILD opcode can never reach numpy's shared dtype singletons)."""
+    from jtorch.checkpoint._unpickler import Sealed, SealedFunction
 
     try:
         from numpy._core import multiarray as _ma
@@ -383,38 +387,48 @@ def _numpy_reconstruct() -> dict[tuple[str, str], Any]:
         from numpy.core import multiarray as _ma  # type: ignore[no-redef]
         from numpy.core import numeric as _num  # type: ignore[no-redef]
 
+    ndarray = Sealed()
+
+    def encode(text: str, encoding: str = "latin1") -> bytes:
+        if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+            raise pickle.UnpicklingError(f"refusing _codecs.encode as {encoding!r}")
+        return text.encode("latin1")
+
+    def dtype(spec: Any, align: bool = False, copy: bool = False) -> np.dtype:
+        if not isinstance(spec, str):
+            raise pickle.UnpicklingError(f"refusing numpy.dtype({spec!r})")
+        return np.dtype(spec, bool(align), True)
+
+    def reconstruct(cls: Any, shape: Any, typecode: Any) -> np.ndarray:
+        if cls is not ndarray:
+            raise pickle.UnpicklingError("refusing numpy _reconstruct of a non-ndarray class")
+        return _ma._reconstruct(np.ndarray, shape, typecode)
+
+    def scalar(dtype: Any, data: Any = None) -> Any:
+        if not isinstance(dtype, np.dtype) or not isinstance(data, (bytes, type(None))):
+            raise pickle.UnpicklingError("refusing numpy scalar of non-dtype or non-bytes")
+        return _ma.scalar(dtype, data)
+
     allowed: dict[tuple[str, str], Any] = {
-        ("_codecs", "encode"): codecs.encode,  # protocol-2 pickles spell bytes this way
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): SealedFunction(encode, "_codecs.encode"),
+        ("numpy", "ndarray"): ndarray,
+        ("numpy", "dtype"): SealedFunction(dtype, "numpy.dtype"),
     }
     for pkg in ("numpy.core", "numpy._core"):
-        allowed[(f"{pkg}.multiarray", "_reconstruct")] = _ma._reconstruct
-        allowed[(f"{pkg}.multiarray", "scalar")] = _ma.scalar
-        allowed[(f"{pkg}.numeric", "_frombuffer")] = getattr(_num, "_frombuffer", None)
-    return {k: v for k, v in allowed.items() if v is not None}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles only builtin containers and numpy arrays (no arbitrary code)."""
-
-    _allowed: dict[tuple[str, str], Any] | None = None
-
-    def find_class(self, module: str, name: str) -> Any:
-        if _RestrictedUnpickler._allowed is None:
-            _RestrictedUnpickler._allowed = _numpy_reconstruct()
-        key = (module, name)
-        if key in _RestrictedUnpickler._allowed:
-            return _RestrictedUnpickler._allowed[key]
-        raise pickle.UnpicklingError(
-            f"refusing to load {module}.{name} from a dataset pickle (only builtin containers and "
-            "numpy arrays are allowed)"
-        )
+        allowed[f"{pkg}.multiarray", "_reconstruct"] = SealedFunction(reconstruct, "_reconstruct")
+        allowed[f"{pkg}.multiarray", "scalar"] = SealedFunction(scalar, "scalar")
+        if hasattr(_num, "_frombuffer"):
+            allowed[f"{pkg}.numeric", "_frombuffer"] = SealedFunction(_num._frombuffer, "fb")
+    return allowed
 
 
 def _load_pickle(path: str) -> Any:
+    from jtorch.checkpoint._unpickler import unpickle
+
     with open(path, "rb") as f:
-        return _RestrictedUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
+        data = io.BytesIO(f.read())
+    what = "a builtin container or numpy array (dataset pickles hold only data)"
+    return unpickle(data, _numpy_globals(), path, what, encoding="latin1")
 
 
 def _get(d: dict, key: str) -> Any:
