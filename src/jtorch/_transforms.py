@@ -28,7 +28,7 @@ from flax import nnx
 from jtorch import _random
 from jtorch.nn.module import Module, Parameter, structure_epoch
 
-__all__ = ["jit", "grad", "value_and_grad", "no_grad", "Grads"]
+__all__ = ["jit", "grad", "value_and_grad", "vjp", "no_grad", "Grads"]
 
 _MAX_CACHED_ENTRIES = 16
 
@@ -398,6 +398,41 @@ def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
         return (grads, value[1]) if has_aux else grads
 
     return wrapper
+
+
+def vjp(fn: Callable, *primals: Any, has_aux: bool = False):
+    """`(output, vjp_fn)` (with `has_aux`, `(output, vjp_fn, aux)`) of `fn(*primals)`
+    (torch.func.vjp); `vjp_fn(cotangent)` returns one gradient per primal.
+
+    A module primal is differentiated w.r.t. its trainable parameters and its gradient is a
+    `Grads`. The forward runs once, here, with its side effects on modules (BatchNorm statistics,
+    dropout RNG state) kept, so one forward can feed several losses, as torch's autograd graph
+    does: in a GAN step, `fake, pull_g = vjp(G, noise)` updates G's statistics once; the
+    discriminator's losses use `fake`, and `pull_g(d_fake)` gives G's gradients.
+    """
+    modules = {i: p for i, p in enumerate(primals) if isinstance(p, Module)}
+    splits = {i: nnx.split(m, _trainable, ...) for i, m in modules.items()}
+    diff = [splits[i][1] if i in splits else p for i, p in enumerate(primals)]
+
+    def pure(*diff_args):
+        args = [
+            nnx.merge(splits[i][0], d, splits[i][2], copy=True) if i in splits else d
+            for i, d in enumerate(diff_args)
+        ]
+        out = fn(*args)
+        out, aux = out if has_aux else (out, None)
+        rest = {i: nnx.split(args[i], _trainable, ...)[2] for i in splits}
+        return out, (aux, rest)
+
+    out, pullback, (aux, rest) = jax.vjp(pure, *diff, has_aux=True)
+    for i, state in rest.items():
+        nnx.update(modules[i], state)
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        raw = pullback(cotangent)
+        return tuple(_to_grads(modules[i], g) if i in modules else g for i, g in enumerate(raw))
+
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 class no_grad(contextlib.ContextDecorator):
