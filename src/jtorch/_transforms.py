@@ -78,8 +78,15 @@ class _Entry:
 class _JitFunction:
     """The callable returned by `jtorch.jit`."""
 
-    def __init__(self, fn: Callable, static_argnums: Sequence[int], donate: bool):
+    def __init__(
+        self,
+        fn: Callable,
+        static_argnums: Sequence[int],
+        donate: bool,
+        max_entries: int = _MAX_CACHED_ENTRIES,
+    ):
         functools.update_wrapper(self, fn)
+        self._max_entries = max_entries
         self._fn = fn
         self._static_argnums = tuple(static_argnums)
         self._donate = donate
@@ -143,7 +150,7 @@ class _JitFunction:
         if entry is None:
             entry = self._build_entry(nodes, positions, facades)
             self._entries[key] = entry
-            if len(self._entries) > _MAX_CACHED_ENTRIES:
+            if len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
         else:
             self._entries.move_to_end(key)
