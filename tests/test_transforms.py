@@ -177,3 +177,88 @@ def test_donated_step_accepts_variables_sharing_one_array():
     assert losses[0] == losses[1]
     for a, b in zip(finals[0].values(), finals[1].values()):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- eager calls of built-in layers
+
+# (name, layer, input shape): built-in layers whose eager calls run a cached compiled program
+EAGER_CASES = [
+    ("LSTM", lambda: nn.LSTM(3, 4, num_layers=2), (5, 2, 3)),
+    ("GRU", lambda: nn.GRU(3, 4, batch_first=True), (2, 5, 3)),
+    ("Linear", lambda: nn.Linear(3, 4), (2, 3)),
+    ("Conv2d", lambda: nn.Conv2d(2, 3, 3, padding=1), (1, 2, 5, 5)),
+    ("BatchNorm1d", lambda: nn.BatchNorm1d(3), (4, 3)),  # train mode: statistics written back
+]
+
+
+class _TraceCounter:
+    """Counts JAX traces and XLA compilations (jax.monitoring events) while active."""
+
+    events = []
+    _registered = False
+
+    def __enter__(self):
+        if not _TraceCounter._registered:
+            jax.monitoring.register_event_duration_secs_listener(
+                lambda name, *_, **__: _TraceCounter.events.append(name)
+            )
+            _TraceCounter._registered = True
+        self.start = len(_TraceCounter.events)
+        return self
+
+    def __exit__(self, *exc):
+        self.count = sum(
+            name.endswith(("jaxpr_trace_duration", "backend_compile_duration"))
+            for name in _TraceCounter.events[self.start :]
+        )
+
+
+def _leaves(out):
+    return [np.asarray(a) for a in jax.tree.leaves(out)]
+
+
+@pytest.mark.parametrize("name,build,shape", EAGER_CASES, ids=[c[0] for c in EAGER_CASES])
+def test_eager_layer_call_reuses_its_compiled_program(name, build, shape):
+    """Third eager call with the same shapes: no trace, no compilation; outputs and buffers equal
+    the plain Python forward (and the jit path) at rtol 1e-6."""
+    jtorch.manual_seed(0)
+    layer, twin = build(), build()
+    twin.load_state_dict(layer.state_dict())
+    x = jtorch.randn(*shape)
+    for _ in range(2):
+        layer(x)
+        type(twin).forward(twin, x)
+    with _TraceCounter() as counter:
+        out = layer(x)
+        jax.block_until_ready(out)
+    assert counter.count == 0
+    expected = type(twin).forward(twin, x)
+    for got, want in zip(_leaves(out), _leaves(expected)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    for got, want in zip(_leaves(layer.state_dict()), _leaves(twin.state_dict())):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    jitted = jtorch.jit(lambda m, x: m(x))(layer.eval(), x)
+    for got, want in zip(_leaves(jitted), _leaves(type(twin).forward(twin.eval(), x))):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_user_forward_stays_python_while_its_layers_are_compiled():
+    """A user forward with control flow on values runs eagerly; its LSTM takes the cached path."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(3, 4)
+
+        def forward(self, x):
+            out, _ = self.rnn(x)
+            return out if float(out.sum()) > 0 else -out  # needs a concrete value
+
+    jtorch.manual_seed(0)
+    net, x = Net(), jtorch.randn(5, 1, 3)
+    net(x), net(x)
+    with _TraceCounter() as counter:
+        out = net(x)
+    assert counter.count == 0
+    ref, _ = nn.LSTM.forward(net.rnn, x)
+    np.testing.assert_allclose(out, ref if float(ref.sum()) > 0 else -ref, rtol=1e-6)

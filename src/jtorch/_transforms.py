@@ -5,6 +5,10 @@ call, only reads the arrays of the model's (and optimizer's) variables, runs the
 and writes the new arrays back: no NNX graph traversal per call. The structure is re-read only when
 a module changed shape (a new attribute, `train()`/`eval()`, `requires_grad_`), which a global
 counter in `jtorch.nn.module` records.
+
+The global generator is threaded through as state: each call passes the generator's key and
+counter in, and draws made by the traced function (`jtorch.randn`, `nn.init`, ...) fold a per-call
+key (see `jtorch._random`). A function that draws advances the counter once per call.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from flax import errors as flax_errors
 from flax import nnx
 
+from jtorch import _random
 from jtorch._backend import internals
 from jtorch.nn.module import Module, Parameter, structure_epoch
 
-__all__ = ["jit", "grad", "value_and_grad", "no_grad", "Grads"]
+__all__ = ["jit", "grad", "value_and_grad", "vjp", "no_grad", "Grads"]
 
 _MAX_CACHED_ENTRIES = 16
 
@@ -72,13 +79,22 @@ class _Entry:
 class _JitFunction:
     """The callable returned by `jtorch.jit`."""
 
-    def __init__(self, fn: Callable, static_argnums: Sequence[int], donate: bool):
+    def __init__(
+        self,
+        fn: Callable,
+        static_argnums: Sequence[int],
+        donate: bool,
+        max_entries: int = _MAX_CACHED_ENTRIES,
+    ):
         functools.update_wrapper(self, fn)
+        self._max_entries = max_entries
         self._fn = fn
         self._static_argnums = tuple(static_argnums)
         self._donate = donate
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._compiled_by_graphdef: dict[Any, Callable] = {}
+        self._draws = False  # whether a trace drew from the global generator
+        self._idle_counter: tuple[int, jax.Array] | None = None
 
     def _compiled_for(self, graphdef: Any, positions: tuple[int, ...], facades: tuple) -> Callable:
         key = (graphdef, positions)
@@ -87,7 +103,7 @@ class _JitFunction:
             return compiled
         fn = self._fn
 
-        def pure(values, treedef, static, args, kwargs):
+        def pure(values, rng, treedef, static, args, kwargs):
             state = jax.tree.unflatten(treedef, values)
             nodes = nnx.merge(graphdef, state)
             args = list(args)
@@ -97,7 +113,10 @@ class _JitFunction:
             for pos, value in static_args:
                 args[pos] = value
             kwargs = {**kwargs, **dict(static_kwargs)}
-            out = fn(*args, **kwargs)
+            with _random.trace_frame(jax.random.fold_in(*rng)) as frame:
+                out = _call_naming_closure_modules(fn, fn, args, kwargs, "jtorch.jit")
+            if frame.count:
+                self._draws = True
             new_graphdef, new_state = nnx.split(nodes)
             if new_graphdef != graphdef:
                 raise RuntimeError(
@@ -113,7 +132,7 @@ class _JitFunction:
 
         compiled = jax.jit(
             pure,
-            static_argnums=(1, 2),
+            static_argnums=(2, 3),
             donate_argnums=(0,) if self._donate else (),
         )
         self._compiled_by_graphdef[key] = compiled
@@ -132,7 +151,7 @@ class _JitFunction:
         if entry is None:
             entry = self._build_entry(nodes, positions, facades)
             self._entries[key] = entry
-            if len(self._entries) > _MAX_CACHED_ENTRIES:
+            if len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
         else:
             self._entries.move_to_end(key)
@@ -153,14 +172,31 @@ class _JitFunction:
         if self._donate:
             values = _distinct_buffers(values)
         treedef = entry.treedef
+        rng, from_global = self._rng_args()
         new_values, out = entry.compiled(
-            values, treedef, (static_args, static_kwargs), tuple(plain_args), kwargs
+            values, rng, treedef, (static_args, static_kwargs), tuple(plain_args), kwargs
         )
+        if self._draws and from_global:
+            _random.default_generator.reserve()
         if entry.variables is not None:
             internals.store_arrays(entry.variables, new_values)
         else:
             nnx.update(nodes, jax.tree.unflatten(treedef, new_values))
         return out
+
+    def _rng_args(self) -> tuple[tuple[jax.Array, Any], bool]:
+        """((key, counter), from_global) for this call: the global generator's key and counter
+        (advanced after the call if the function draws), or, while an enclosing `jtorch.jit`
+        function is traced, a key drawn from that call's key."""
+        if _random.in_trace_frame():
+            return (_random.next_key(), np.uint32(0)), False
+        key, counter = _random.default_generator.peek()
+        if self._draws:
+            return (key, np.uint32(counter)), True
+        if self._idle_counter is None or self._idle_counter[0] != counter:
+            # a device scalar, reused while the counter does not move (no conversion per call)
+            self._idle_counter = (counter, jnp.asarray(counter, jnp.uint32))
+        return (key, self._idle_counter[1]), True
 
     def _build_entry(self, nodes: tuple, positions: tuple[int, ...], facades: tuple) -> _Entry:
         graphdef, state = nnx.split(nodes)
@@ -174,6 +210,50 @@ class _JitFunction:
         compiled = self._compiled_for(graphdef, positions, facades)
         treedef = jax.tree.structure(state)
         return _Entry(nodes, compiled, graphdef, variables if fast else None, treedef)
+
+
+def _closure_modules(fn: Callable) -> list[tuple[str, Module]]:
+    """Modules `fn` reaches by name without taking them as arguments: its closure cells and the
+    globals it reads (one level: what the error message can name)."""
+    found: list[tuple[str, Module]] = []
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        inner = getattr(fn, "func", None)  # functools.partial
+        return _closure_modules(inner) if inner is not None else found
+    cells = zip(code.co_freevars, getattr(fn, "__closure__", None) or ())
+    for name, cell in cells:
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, Module):
+            found.append((name, value))
+    namespace = getattr(fn, "__globals__", {})
+    for name in code.co_names:
+        value = namespace.get(name)
+        if isinstance(value, Module):
+            found.append((name, value))
+    return found
+
+
+def _call_naming_closure_modules(
+    call: Callable, fn: Callable, args: Any, kwargs: Any, where: str
+) -> Any:
+    """`call(*args, **kwargs)` (which runs `fn`), turning NNX's trace-level error for a module
+    that `fn` changes (BatchNorm statistics, dropout state) without receiving it into an error
+    naming that module."""
+    try:
+        return call(*args, **kwargs)
+    except flax_errors.TraceContextError as err:
+        named = ", ".join(f"`{n}` ({type(m).__name__})" for n, m in _closure_modules(fn))
+        which = f"the module {named}" if named else "a module"
+        raise RuntimeError(
+            f"{where}: {which} is used by the function without being one of its arguments, and "
+            "the call changes its state (BatchNorm statistics, dropout RNG state, parameters), "
+            "which cannot be written back from inside the transformation. Pass the module as an "
+            "argument (for value_and_grad, a module argument outside `argnums` is updated but not "
+            "differentiated: `jtorch.value_and_grad(loss_fn)(model_a, model_b, x)`)"
+        ) from err
 
 
 def _distinct_buffers(values: list[Any]) -> list[Any]:
@@ -273,7 +353,7 @@ def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool
         inner = nnx.value_and_grad(
             fn, argnums=nnx_argnums[0] if single else nnx_argnums, has_aux=has_aux
         )
-        value, raw = inner(*args, **kwargs)
+        value, raw = _call_naming_closure_modules(inner, fn, args, kwargs, "jtorch.value_and_grad")
         raw = (raw,) if single else tuple(raw)
         grads = tuple(
             _to_grads(args[i], g) if isinstance(args[i], Module) else g for i, g in zip(nums, raw)
@@ -292,6 +372,41 @@ def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
         return (grads, value[1]) if has_aux else grads
 
     return wrapper
+
+
+def vjp(fn: Callable, *primals: Any, has_aux: bool = False):
+    """`(output, vjp_fn)` (with `has_aux`, `(output, vjp_fn, aux)`) of `fn(*primals)`
+    (torch.func.vjp); `vjp_fn(cotangent)` returns one gradient per primal.
+
+    A module primal is differentiated w.r.t. its trainable parameters and its gradient is a
+    `Grads`. The forward runs once, here, with its side effects on modules (BatchNorm statistics,
+    dropout RNG state) kept, so one forward can feed several losses, as torch's autograd graph
+    does: in a GAN step, `fake, pull_g = vjp(G, noise)` updates G's statistics once; the
+    discriminator's losses use `fake`, and `pull_g(d_fake)` gives G's gradients.
+    """
+    modules = {i: p for i, p in enumerate(primals) if isinstance(p, Module)}
+    splits = {i: nnx.split(m, _trainable, ...) for i, m in modules.items()}
+    diff = [splits[i][1] if i in splits else p for i, p in enumerate(primals)]
+
+    def pure(*diff_args):
+        args = [
+            nnx.merge(splits[i][0], d, splits[i][2], copy=True) if i in splits else d
+            for i, d in enumerate(diff_args)
+        ]
+        out = fn(*args)
+        out, aux = out if has_aux else (out, None)
+        rest = {i: nnx.split(args[i], _trainable, ...)[2] for i in splits}
+        return out, (aux, rest)
+
+    out, pullback, (aux, rest) = jax.vjp(pure, *diff, has_aux=True)
+    for i, state in rest.items():
+        nnx.update(modules[i], state)
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        raw = pullback(cotangent)
+        return tuple(_to_grads(modules[i], g) if i in modules else g for i, g in enumerate(raw))
+
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 class no_grad(contextlib.ContextDecorator):

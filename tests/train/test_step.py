@@ -181,3 +181,26 @@ def test_short_fit_on_digits_improves_accuracy(tmp_path):
     assert len(history["train_loss"]) == 3 and history["train_loss"][-1] < history["train_loss"][0]
     assert after["accuracy"] > max(0.85, before + 0.5)
     assert "weighted avg" in after["report"] and (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_global_draws_in_accumulated_micro_batches_are_fresh_per_micro_batch():
+    """jtorch.randn inside the forward: each of the k micro-batches (one lax.scan body) gets its
+    own key, so the noise added to identical inputs differs between micro-batches."""
+    from jtorch.train.step import _accumulated_grads
+
+    class Noisy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.fc(x) + jtorch.randn_like(x)
+
+    def loss_fn(out, y):
+        return jnp.mean(out)
+
+    model, batch = Noisy(), (jnp.zeros((4, 3)), jnp.zeros(4, jnp.int32))
+    step = stateful_train_step(loss_fn, grad_accum_steps=2, donate=False)
+    assert np.isfinite(float(step(model, optim.SGD(model.parameters(), lr=0.1), batch)["loss_sum"]))
+    outputs = jtorch.jit(lambda m, b: _accumulated_grads(m, b, loss_fn, 2, None)[1])(model, batch)
+    assert outputs.shape == (4, 3) and not np.allclose(outputs[:2], outputs[2:])

@@ -2,8 +2,9 @@
 
 Each step directory has the same layout as a `jtorch.save` directory (`arrays/` + `meta/`), so
 `jtorch.load(directory / str(step))` and `jtorch ckpt inspect` read it too. The saved state is
-`{"model": model.state_dict(), "optimizer": optimizer.state_dict(), "extra": extra}`; restoring
-loads it back into the given objects, which continues training bit for bit.
+`{"model": model.state_dict(), "optimizer": optimizer.state_dict(), "extra": extra, "rng": ...}`,
+where "rng" holds the global generator's state and every RNG stream of the model (dropout);
+restoring loads it all back, which continues training bit for bit, dropout included.
 
 With `async_save=True`, `save` copies the arrays (one batched device_put, which also snapshots
 donated or mutable buffers) and hands the whole synchronous Orbax save to one background thread.
@@ -30,6 +31,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jtorch import _random
 from jtorch._backend import internals
 from jtorch.checkpoint import orbax_arrays
 from jtorch.checkpoint._fsync import sync_tree
@@ -157,6 +159,10 @@ class CheckpointManager:
             "model": None if model is None else model.state_dict(),
             "optimizer": None if optimizer is None else optimizer.state_dict(),
             "extra": extra,
+            "rng": {
+                "global": _random.get_rng_state(),
+                "modules": None if model is None else _random.module_rng_state(model),
+            },
         }
         encoder = Encoder()
         tree = encoder.encode(state)
@@ -199,9 +205,13 @@ class CheckpointManager:
         model: Any = None,
         optimizer: Any = None,
         map_location: Any = None,
+        *,
+        restore_rng: bool = True,
     ) -> dict[str, Any]:
         """Load checkpoint `step` (an int, 'latest' or 'best') into `model` and `optimizer`;
-        returns `{"step", "model", "optimizer", "extra", "metrics"}` (state_dicts included)."""
+        returns `{"step", "model", "optimizer", "extra", "rng", "metrics"}` (state_dicts
+        included). With `restore_rng` (the default), also the global generator's state and the
+        model's RNG streams saved with it (checkpoints from before these were saved skip this)."""
         ocp = self._ocp
         self.wait_until_finished()
         step = self._resolve(step)
@@ -234,6 +244,11 @@ class CheckpointManager:
             if state["optimizer"] is None:
                 raise CheckpointError(f"checkpoint {step} holds no optimizer state")
             optimizer.load_state_dict(state["optimizer"])
+        rng = state.get("rng")
+        if restore_rng and rng is not None:
+            _random.set_rng_state(rng["global"])
+            if model is not None and rng["modules"] is not None:
+                _random.load_module_rng_state(model, rng["modules"])
         return {**state, "step": step, "metrics": self.metrics(step)}
 
     def metrics(self, step: int) -> dict[str, float] | None:

@@ -1,4 +1,4 @@
-"""Functional transforms over modules (torch.func): `functional_call`."""
+"""Functional transforms over modules (torch.func): `functional_call`, `vjp`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 from flax import nnx
 
+from jtorch._transforms import vjp
 from jtorch.nn.module import Buffer, Module, Parameter, _to_jax
 
-__all__ = ["functional_call"]
+__all__ = ["functional_call", "vjp"]
 
 
 def _merge_dicts(dicts: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> dict[str, Any]:

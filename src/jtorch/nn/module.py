@@ -40,6 +40,81 @@ def structure_epoch() -> int:
     return _current_epoch[0]
 
 
+# Built-in layer families whose `forward` (array maths only, no checks on values) runs eagerly as
+# a cached compiled program: re-tracing an LSTM's `lax.scan` on every eager call costs ~300 ms.
+# A subclass that overrides `forward` runs its own Python eagerly (its built-in layers still take
+# the compiled path); losses (range checks on values) and elementwise layers stay eager.
+_EAGER_COMPILED_FAMILIES = frozenset(
+    f"jtorch.nn.modules.{name}"
+    for name in ("rnn", "conv", "linear", "normalization", "attention", "transformer", "pooling")
+)
+_EAGER_CACHE_ENTRIES = 64  # modules per class kept compiled-ready (least recently used first out)
+_compiled_forwards: dict[type, Callable] = {}
+
+
+_seen_calls: set[tuple] = set()
+_MAX_SEEN_CALLS = 4096
+
+
+def _signature(value: Any) -> Any:
+    """What a compiled forward is specialised on for one argument: (shape, dtype) of a concrete
+    array, the value of a flag; `_NOT_COMPILABLE` for a tracer (a trace is running) or anything
+    else (a size list, a custom object), which makes the call run its Python forward instead."""
+    if isinstance(value, (jax.Array, np.ndarray)):
+        if isinstance(value, jax.core.Tracer):
+            return _NOT_COMPILABLE
+        return value.shape, value.dtype
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, tuple):
+        return tuple(map(_signature, value))
+    return _NOT_COMPILABLE
+
+
+_NOT_COMPILABLE = object()
+
+
+def _should_compile(module: Module, args: tuple, kwargs: dict) -> bool:
+    """Compile this eager call when no trace is running (no argument and none of the module's
+    own arrays is a tracer), every argument is an array, a tuple of arrays or a flag, and the
+    same call (module, structure, shapes, dtypes) was seen before: a one-off call (a shape probe,
+    a test) runs op by op instead of paying a compilation."""
+    for name in module._jt_params:
+        param = vars(module).get(name)
+        if param is not None:
+            if isinstance(param.get_raw_value(), jax.core.Tracer):
+                return False
+            break
+    sig = _signature(args)
+    kw = tuple(sorted((k, _signature(v)) for k, v in kwargs.items()))
+    flat = jax.tree.leaves((sig, kw), is_leaf=lambda x: x is _NOT_COMPILABLE)
+    if any(x is _NOT_COMPILABLE for x in flat):
+        return False
+    key = (id(module), structure_epoch(), sig, kw)
+    if key in _seen_calls:
+        return True
+    if len(_seen_calls) >= _MAX_SEEN_CALLS:
+        _seen_calls.clear()
+    _seen_calls.add(key)
+    return False
+
+
+def _compiled_forward(cls: type) -> Callable:
+    """`jtorch.jit` of `cls.forward`, one per class: compiled once per (structure, shapes,
+    dtypes), with the module's state changes (BatchNorm statistics, RNG counts) written back."""
+    fn = _compiled_forwards.get(cls)
+    if fn is None:
+        from jtorch._transforms import _JitFunction
+
+        def forward(module: Module, *args: Any, **kwargs: Any) -> Any:
+            return cls.forward(module, *args, **kwargs)
+
+        fn = _compiled_forwards[cls] = _JitFunction(
+            forward, (), donate=False, max_entries=_EAGER_CACHE_ENTRIES
+        )
+    return fn
+
+
 class _ArrayVariable:
     """What Parameter and Buffer share: torch's tensor conveniences over an NNX Variable."""
 
@@ -350,6 +425,10 @@ class Module(nnx.Module):
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if type(self).forward.__module__ in _EAGER_COMPILED_FAMILIES and _should_compile(
+            self, args, kwargs
+        ):
+            return _compiled_forward(type(self))(self, *args, **kwargs)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ traversal

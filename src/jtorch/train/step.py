@@ -14,6 +14,7 @@ Because both run the same body, they give identical parameters (tests check it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx, struct
 
+from jtorch import _random
 from jtorch._transforms import Grads, jit, value_and_grad
 from jtorch.nn.module import Buffer, Module, Parameter
 from jtorch.nn.utils.clip_grad import clip_grad_norm_
@@ -80,17 +82,28 @@ def _accumulated_grads(
     graphdef, state = nnx.split(model)
     names = [name for name, p in model.named_parameters() if p.requires_grad]
 
-    def one(carry, mb):
+    # Under `jtorch.jit`, global draws (jtorch.randn in the loss) get a fresh key per micro-batch
+    base_key = _random.next_key() if _random.in_trace_frame() else None
+
+    def one(carry, xs):
+        mb, index = xs
         state, grad_sum, loss_sum = carry
         m = nnx.merge(graphdef, state)
-        (loss, outputs), grads = value_and_grad(
-            lambda mm: _forward_loss(mm, mb, loss_fn, compute_dtype), has_aux=True
-        )(m)
+        frame = (
+            _random.trace_frame(jax.random.fold_in(base_key, index))
+            if base_key is not None
+            else contextlib.nullcontext()
+        )
+        with frame:
+            (loss, outputs), grads = value_and_grad(
+                lambda mm: _forward_loss(mm, mb, loss_fn, compute_dtype), has_aux=True
+            )(m)
         grad_sum = [s + grads[k] for s, k in zip(grad_sum, names)]
         return (nnx.split(m)[1], grad_sum, loss_sum + loss), outputs
 
     zeros = [jnp.zeros_like(p.value) for _, p in model.named_parameters() if p.requires_grad]
-    (state, grad_sum, loss_sum), outputs = jax.lax.scan(one, (state, zeros, 0.0), micro)
+    xs = (micro, jnp.arange(steps, dtype=jnp.uint32))
+    (state, grad_sum, loss_sum), outputs = jax.lax.scan(one, (state, zeros, 0.0), xs)
     nnx.update(model, state)
     params = [p for _, p in model.named_parameters() if p.requires_grad]
     grads = Grads([(k, g / steps) for k, g in zip(names, grad_sum)], params)
