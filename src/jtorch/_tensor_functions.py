@@ -53,6 +53,8 @@ def _torch_function(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _arr(x: Any) -> jax.Array:
+    if isinstance(x, jax.Array):  # jnp.asarray would dispatch a copy op eagerly
+        return x
     if isinstance(x, nnx.Variable):
         return x.get_value()
     return jnp.asarray(x)

@@ -47,14 +47,17 @@ class _SizeInt(int):
     """`x.size`: JAX's element count (an int), also callable as torch's `x.size(dim=None)`."""
 
     def __new__(cls, shape: tuple[int, ...]) -> _SizeInt:
-        self = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        self = super().__new__(cls, math.prod(shape))
         self._shape = shape
         return self
 
     def __call__(self, dim: int | None = None) -> Any:
         if dim is None:
             return Size(self._shape)
-        return self._shape[tf._dim(dim, len(self._shape), "size")]
+        try:
+            return self._shape[dim]
+        except (IndexError, TypeError):
+            return self._shape[tf._dim(dim, len(self._shape), "size")]
 
 
 def _size(self: Any) -> Any:
