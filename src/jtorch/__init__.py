@@ -6,7 +6,7 @@ _malloc.tune()  # before the first JAX computation; see jtorch._malloc
 
 from jtorch import _dtypes, _tensor_functions, _tensor_methods, nn, optim  # noqa: E402
 from jtorch._creation import arange, as_tensor, full, ones, rand, randint, randn, tensor, zeros  # noqa: E402
-from jtorch._device import backends, cuda, device, to  # noqa: E402
+from jtorch._device import accelerator, backends, cuda, device, to  # noqa: E402
 from jtorch._dtypes import Size, get_default_dtype, set_default_dtype  # noqa: E402
 from jtorch._random import manual_seed  # noqa: E402
 from jtorch._tensor_functions import *  # noqa: E402, F403  (torch's cat, max, flatten, ...)
@@ -40,6 +40,7 @@ __all__ = [
     "save",
     "load",
     "backends",
+    "accelerator",
     "Size",
     "get_default_dtype",
     "set_default_dtype",

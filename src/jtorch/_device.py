@@ -10,7 +10,7 @@ from typing import Any
 
 import jax
 
-__all__ = ["device", "resolve_device", "cuda", "to", "backends"]
+__all__ = ["device", "resolve_device", "cuda", "to", "backends", "accelerator"]
 
 _PLATFORMS = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "tpu": "tpu"}
 
@@ -154,3 +154,22 @@ class _Backends:
 
 
 backends = _Backends()
+
+
+class _Accelerator:
+    """`jtorch.accelerator` (torch.accelerator): JAX's GPU when there is one."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return bool(_platform_devices("gpu"))
+
+    @staticmethod
+    def current_accelerator() -> device | None:
+        return device("cuda", 0) if _platform_devices("gpu") else None
+
+    @staticmethod
+    def device_count() -> int:
+        return len(_platform_devices("gpu"))
+
+
+accelerator = _Accelerator()

@@ -1,0 +1,131 @@
+"""Scripts from pytorch/examples ported into examples/, each run beside its torch original.
+
+The original is the example's own source with its `jtorch` imports turned back into `torch`
+(`import jtorch as torch` -> `import torch`, `jtorch.nn` -> `torch.nn`, ...), so both sides run
+the same model code; the torch side takes the original's step (`zero_grad`, forward, `backward`,
+`step`), the jtorch side the port's compiled `train_step`. Same initial weights (torch's
+state_dict loaded into the port), same batches, several steps: losses compared every step and
+every parameter and buffer at the end, at the tolerance each test states (float32 compounding
+over the steps).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+_TORCH_IMPORTS = [
+    (r"^import jtorch as torch$", "import torch"),
+    (r"^import jtorch\.(nn|optim)(\S*) as (\w+)$", r"import torch.\1\2 as \3"),
+    (r"^from jtorch\.(nn|optim)(\S*) import ", r"from torch.\1\2 import "),
+]
+
+
+def _port(name: str) -> types.ModuleType:
+    """examples/<name>.py as imported (registered as `examples_<name>`)."""
+    module_name = f"examples_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+def _original(name: str) -> types.ModuleType:
+    """The same source with torch's imports: the original script's model code on real torch."""
+    source = (EXAMPLES / f"{name}.py").read_text()
+    for pattern, repl in _TORCH_IMPORTS:
+        source = re.sub(pattern, repl, source, flags=re.M)
+    assert "import torch\n" in source, f"{name}: no `import jtorch as torch` line to turn back"
+    module = types.ModuleType(f"torch_original_{name}")
+    exec(compile(source, f"<torch original of {name}>", "exec"), module.__dict__)
+    return module
+
+
+def _same_weights(model_t, model_j):
+    missing, unexpected = model_j.load_state_dict(model_t.state_dict())
+    assert not missing and not unexpected
+
+
+def _t(x):
+    return torch.from_numpy(np.array(x))
+
+
+def _compare_state(model_t, model_j, rtol, atol):
+    sd_t, sd_j = model_t.state_dict(), model_j.state_dict()
+    assert list(sd_t) == list(sd_j)
+    for key, value in sd_t.items():
+        np.testing.assert_allclose(
+            np.asarray(sd_j[key]), value.detach().numpy(), rtol, atol, err_msg=key
+        )
+
+
+def _digits_batches(port, n_batches, batch_size, transform=None):
+    data = port.datasets.Digits(train=True, transform=transform)
+    loader = port.torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
+    return [batch for _, batch in zip(range(n_batches), loader)]
+
+
+def test_mnist_matches_torch():
+    """mnist/main.py: Net + Adadelta(lr=1) + StepLR(gamma=0.7), 4 steps of 16 Digits images at
+    28x28, dropout p set to 0 on both sides (its masks come from different generators).
+    Tolerance: losses rtol 1e-4; parameters rtol 1e-3, atol 1e-5 (Adadelta's step is lr=1)."""
+    port, orig = _port("mnist"), _original("mnist")
+    torch.manual_seed(0)
+    model_t, model_j = orig.Net(), port.Net()
+    _same_weights(model_t, model_j)
+    for m in (model_t, model_j):
+        m.dropout1.p = m.dropout2.p = 0.0
+        m.train()
+    opt_t = orig.optim.Adadelta(model_t.parameters(), lr=1.0)
+    opt_j = port.optim.Adadelta(model_j.parameters(), lr=1.0)
+    sched_t, sched_j = orig.StepLR(opt_t, step_size=1, gamma=0.7), port.StepLR(opt_j, 1, 0.7)
+    transform = port.transforms.Compose(
+        [port.transforms.Resize(28), port.transforms.Normalize((0.1307,), (0.3081,))]
+    )
+    for i, (data, target) in enumerate(_digits_batches(port, 4, 16, transform)):
+        opt_t.zero_grad()  # the original's step
+        output = model_t(_t(data))
+        loss_t = orig.F.nll_loss(output, _t(target).long())
+        loss_t.backward()
+        opt_t.step()
+        loss_j = port.train_step(model_j, opt_j, data, target)
+        np.testing.assert_allclose(float(loss_j), loss_t.item(), rtol=1e-4, err_msg=f"step {i}")
+        if i == 1:
+            sched_t.step()
+            sched_j.step()
+    _compare_state(model_t, model_j, 1e-3, 1e-5)
+    model_t.eval()
+    model_j.eval()
+    x = _digits_batches(port, 1, 8, transform)[0][0]
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            np.asarray(model_j(x)), model_t(_t(x)).numpy(), rtol=1e-3, atol=1e-4
+        )
+
+
+def test_ported_examples_change_only_imports_and_the_step():
+    """Each port's docstring states how many lines it changed beyond imports and the step."""
+    for path in sorted(EXAMPLES.glob("*.py")):
+        text = path.read_text()
+        if "ported to jtorch" in text.split('"""')[1]:
+            assert re.search(r"Lines changed beyond imports and the step: \d+", text), path.name
+            assert re.search(r"^import jtorch as torch$", text, re.M), path.name
+
+
+def test_port_runs_end_to_end(capsys):
+    """The mnist port's own main(): one dry-run epoch on Digits, training and test printed."""
+    _port("mnist").main(["--epochs", "1", "--dry-run", "--test-batch-size", "400"])
+    out = capsys.readouterr().out
+    assert "Train Epoch: 1" in out and "Test set: Average loss" in out
