@@ -129,3 +129,86 @@ def test_port_runs_end_to_end(capsys):
     _port("mnist").main(["--epochs", "1", "--dry-run", "--test-batch-size", "400"])
     out = capsys.readouterr().out
     assert "Train Epoch: 1" in out and "Test set: Average loss" in out
+
+
+def test_regression_matches_torch():
+    """regression/main.py: make_features/f on the same random x, then 20 steps of smooth-L1 with
+    the original's manual update `param.data.add_(-0.1 * param.grad)` vs the port's SGD(lr=0.1).
+    Tolerance: features and targets rtol 1e-5; losses and parameters rtol 1e-4, atol 1e-5."""
+    port, orig = _port("regression"), _original("regression")
+    orig.W_target = torch.randn(4, 1) * 5
+    orig.b_target = torch.randn(1) * 5
+    port.W_target = port.torch.tensor(orig.W_target.numpy())
+    port.b_target = port.torch.tensor(orig.b_target.numpy())
+    fc_t, fc_j = torch.nn.Linear(orig.W_target.size(0), 1), port.torch.nn.Linear(4, 1)
+    _same_weights(fc_t, fc_j)
+    optimizer = port.torch.optim.SGD(fc_j.parameters(), lr=0.1)
+    for i in range(20):
+        r = np.random.default_rng(i).standard_normal(32).astype(np.float32)
+        batch_x = orig.make_features(_t(r))
+        batch_y = orig.f(batch_x)
+        x_j = port.make_features(port.torch.tensor(r))
+        y_j = port.f(x_j)
+        np.testing.assert_allclose(np.asarray(x_j), batch_x.numpy(), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(y_j), batch_y.numpy(), rtol=1e-5)
+        fc_t.zero_grad()  # the original's step
+        output = orig.F.smooth_l1_loss(fc_t(batch_x), batch_y)
+        output.backward()
+        for param in fc_t.parameters():
+            param.data.add_(-0.1 * param.grad)
+        loss_j = port.train_step(fc_j, optimizer, x_j, y_j)
+        np.testing.assert_allclose(float(loss_j), output.item(), rtol=1e-4, err_msg=f"step {i}")
+    _compare_state(fc_t, fc_j, 1e-4, 1e-5)
+    assert port.poly_desc(fc_j.weight.view(-1), fc_j.bias) == orig.poly_desc(
+        fc_t.weight.view(-1), fc_t.bias
+    )
+
+
+def test_mnist_rnn_matches_torch():
+    """mnist_rnn/main.py: LSTM + BatchNorm1d (training mode: batch statistics and running
+    averages) + Adadelta(lr=1), 3 steps of 16 Digits images at 28x28, dropout p set to 0.
+    Tolerance: losses rtol 1e-4; parameters and BatchNorm buffers rtol 1e-3, atol 1e-5."""
+    port, orig = _port("mnist_rnn"), _original("mnist_rnn")
+    torch.manual_seed(0)
+    model_t, model_j = orig.Net(), port.Net()
+    _same_weights(model_t, model_j)
+    for m in (model_t, model_j):
+        m.dropout1.p = m.dropout2.p = 0.0
+        m.train()
+    opt_t = orig.optim.Adadelta(model_t.parameters(), lr=1.0)
+    opt_j = port.optim.Adadelta(model_j.parameters(), lr=1.0)
+    transform = port.transforms.Compose(
+        [port.transforms.Resize(28), port.transforms.Normalize((0.1307,), (0.3081,))]
+    )
+    for i, (data, target) in enumerate(_digits_batches(port, 3, 16, transform)):
+        opt_t.zero_grad()  # the original's step
+        output = model_t(_t(data))
+        loss_t = orig.F.nll_loss(output, _t(target).long())
+        loss_t.backward()
+        opt_t.step()
+        loss_j = port.train_step(model_j, opt_j, data, target)
+        np.testing.assert_allclose(float(loss_j), loss_t.item(), rtol=1e-4, err_msg=f"step {i}")
+    _compare_state(model_t, model_j, 1e-3, 1e-5)
+
+
+def test_super_resolution_matches_torch():
+    """super_resolution: the sub-pixel CNN (upscale 2) + Adam(lr=0.01) + MSE, 3 steps of 8 Digits
+    pairs from the port's get_training_set. Tolerance: losses rtol 1e-4; parameters rtol 1e-3,
+    atol 1e-5."""
+    port, orig = _port("super_resolution"), _original("super_resolution")
+    torch.manual_seed(0)
+    model_t, model_j = orig.Net(upscale_factor=2), port.Net(upscale_factor=2)
+    _same_weights(model_t, model_j)
+    criterion_t, criterion_j = orig.nn.MSELoss(), port.nn.MSELoss()
+    opt_t = orig.optim.Adam(model_t.parameters(), lr=0.01)
+    opt_j = port.optim.Adam(model_j.parameters(), lr=0.01)
+    loader = port.DataLoader(dataset=port.get_training_set(2), batch_size=8, shuffle=False)
+    for i, (input, target) in zip(range(3), loader):
+        assert input.shape == (8, 1, 8, 8) and target.shape == (8, 1, 16, 16)
+        opt_t.zero_grad()  # the original's step
+        loss_t = criterion_t(model_t(_t(input)), _t(target))
+        loss_t.backward()
+        opt_t.step()
+        loss_j = port.train_step(model_j, opt_j, criterion_j, input, target)
+        np.testing.assert_allclose(float(loss_j), loss_t.item(), rtol=1e-4, err_msg=f"step {i}")
+    _compare_state(model_t, model_j, 1e-3, 1e-5)
