@@ -212,3 +212,38 @@ def test_super_resolution_matches_torch():
         loss_j = port.train_step(model_j, opt_j, criterion_j, input, target)
         np.testing.assert_allclose(float(loss_j), loss_t.item(), rtol=1e-4, err_msg=f"step {i}")
     _compare_state(model_t, model_j, 1e-3, 1e-5)
+
+
+def test_word_language_model_matches_torch(monkeypatch):
+    """word_language_model: the 2-layer LSTM RNNModel (emsize=nhid=16) on the synthetic corpus,
+    batchify/get_batch/repackage_hidden from the script, 4 steps of truncated BPTT (bptt 6, batch
+    4) with clip_grad_norm_(0.25) and the original's manual update `p.data.add_(p.grad,
+    alpha=-lr)` (lr 20) vs the port's SGD; dropout 0. Tolerance: losses rtol 1e-4; parameters
+    and the carried hidden state rtol 1e-3, atol 1e-5."""
+    argv = ["word_language_model.py", "--emsize", "16", "--nhid", "16", "--bptt", "6"]
+    argv += ["--batch_size", "4", "--dropout", "0", "--lr", "20", "--clip", "0.25"]
+    monkeypatch.setattr(sys, "argv", argv)
+    port, orig = _port("word_language_model"), _original("word_language_model")
+    np.testing.assert_array_equal(np.asarray(port.train_data), orig.train_data.numpy())
+    model_t, model_j = orig.model, port.model
+    _same_weights(model_t, model_j)
+    model_t.train()
+    model_j.train()
+    hidden_t, hidden_j = model_t.init_hidden(4), model_j.init_hidden(4)
+    for batch, i in enumerate(range(0, 4 * 6, 6)):
+        data, targets = orig.get_batch(orig.train_data, i)
+        model_t.zero_grad()  # the original's step
+        hidden_t = orig.repackage_hidden(hidden_t)
+        output, hidden_t = model_t(data, hidden_t)
+        loss = orig.criterion(output, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model_t.parameters(), 0.25)
+        for p in model_t.parameters():
+            p.data.add_(p.grad, alpha=-20)
+        data_j, targets_j = port.get_batch(port.train_data, i)
+        hidden_j = port.repackage_hidden(hidden_j)
+        loss_j, hidden_j = port.train_step(model_j, port.optimizer, data_j, targets_j, hidden_j)
+        np.testing.assert_allclose(float(loss_j), loss.item(), rtol=1e-4, err_msg=f"batch {batch}")
+    _compare_state(model_t, model_j, 1e-3, 1e-5)
+    for h_t, h_j in zip(hidden_t, hidden_j):
+        np.testing.assert_allclose(np.asarray(h_j), h_t.detach().numpy(), rtol=1e-3, atol=1e-5)
