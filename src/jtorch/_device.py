@@ -10,7 +10,7 @@ from typing import Any
 
 import jax
 
-__all__ = ["device", "resolve_device", "cuda", "to"]
+__all__ = ["device", "resolve_device", "cuda", "to", "backends", "accelerator"]
 
 _PLATFORMS = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "tpu": "tpu"}
 
@@ -123,3 +123,53 @@ class _Cuda:
 
 
 cuda = _Cuda()
+
+
+class _Mps:
+    """`jtorch.backends.mps`: JAX has no Metal backend, so never available."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def is_built() -> bool:
+        return False
+
+
+class _Cudnn:
+    """`jtorch.backends.cudnn`: torch's flags are accepted and have no effect (XLA picks the
+    algorithms)."""
+
+    enabled = True
+    benchmark = False
+    deterministic = False
+
+
+class _Backends:
+    """`jtorch.backends`: the `mps` and `cudnn` flags torch scripts read or set."""
+
+    mps = _Mps()
+    cudnn = _Cudnn()
+
+
+backends = _Backends()
+
+
+class _Accelerator:
+    """`jtorch.accelerator` (torch.accelerator): JAX's GPU when there is one."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return bool(_platform_devices("gpu"))
+
+    @staticmethod
+    def current_accelerator() -> device | None:
+        return device("cuda", 0) if _platform_devices("gpu") else None
+
+    @staticmethod
+    def device_count() -> int:
+        return len(_platform_devices("gpu"))
+
+
+accelerator = _Accelerator()

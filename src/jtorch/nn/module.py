@@ -22,6 +22,7 @@ from flax import nnx
 from jtorch._backend import internals
 from jtorch._device import device as _device_cls
 from jtorch._device import resolve_device
+from jtorch._dtypes import Size
 
 __all__ = ["Module", "Parameter", "Buffer"]
 
@@ -155,7 +156,7 @@ class _ArrayVariable:
 
     def size(self, dim: int | None = None) -> Any:
         shape = self.get_value().shape
-        return shape if dim is None else shape[dim]
+        return Size(shape) if dim is None else shape[dim]
 
     def numel(self) -> int:
         return int(np.prod(self.get_value().shape))
