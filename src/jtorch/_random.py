@@ -11,7 +11,9 @@ import jax
 from flax import nnx
 
 _DEFAULT_SEED = 0
-_default_rngs = nnx.Rngs(_DEFAULT_SEED)
+# Created on first use, not at import: making keys starts JAX's backend, and
+# `jtorch.distributed.init_process_group` must run before that.
+_default_rngs: nnx.Rngs | None = None
 
 
 def manual_seed(seed: int) -> None:
@@ -24,12 +26,15 @@ def manual_seed(seed: int) -> None:
 
 def initial_seed_rngs() -> nnx.Rngs:
     """The global `nnx.Rngs` (read it, don't keep it: `manual_seed` replaces it)."""
+    global _default_rngs
+    if _default_rngs is None:
+        _default_rngs = nnx.Rngs(_DEFAULT_SEED)
     return _default_rngs
 
 
 def next_key(rngs: nnx.Rngs | None = None) -> jax.Array:
     """A fresh PRNG key from `rngs` if given, else from the global default RNG."""
-    return (rngs if rngs is not None else _default_rngs).default()
+    return (rngs if rngs is not None else initial_seed_rngs()).default()
 
 
 def fork_rngs(rngs: nnx.Rngs | None = None) -> nnx.Rngs:

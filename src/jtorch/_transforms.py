@@ -200,7 +200,11 @@ def _raw_slot_is_plain() -> bool:
     return probe.get_raw_value() is marker
 
 
-_PLAIN_RAW_SLOT = _raw_slot_is_plain()
+@functools.cache
+def _plain_raw_slot() -> bool:
+    """`_raw_slot_is_plain()`, probed on first use: at import it would start JAX's backend, which
+    `jtorch.distributed.init_process_group` must do first."""
+    return _raw_slot_is_plain()
 
 
 def _write_back(variables: list[nnx.Variable], values: list[Any]) -> None:
@@ -213,7 +217,7 @@ def _write_back(variables: list[nnx.Variable], values: list[Any]) -> None:
     if not variables:
         return
     variables[0].set_raw_value(values[0])
-    if _PLAIN_RAW_SLOT:
+    if _plain_raw_slot():
         store = object.__setattr__
         for var, value in zip(variables[1:], values[1:]):
             store(var, "_raw_value", value)
