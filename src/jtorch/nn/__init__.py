@@ -1,6 +1,7 @@
 """Layers, containers, losses and initialisers with torch.nn's names."""
 
-from jtorch.nn import functional, init, utils
+from jtorch.distributed.sync_batchnorm import SyncBatchNorm
+from jtorch.nn import functional, init, parallel, utils
 from jtorch.nn.containers import (
     ModuleDict,
     ModuleList,
@@ -24,5 +25,7 @@ __all__ = [
     "ModuleDict",
     "ParameterList",
     "ParameterDict",
+    "parallel",
+    "SyncBatchNorm",
     *_modules_all,
 ]

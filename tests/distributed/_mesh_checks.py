@@ -1,0 +1,214 @@
+"""Data-parallel checks on 4 simulated CPU devices, run in one subprocess by test_mesh.py.
+
+JAX's device count is fixed when its backend starts, so these run in a fresh interpreter:
+`python _mesh_checks.py`. Each check prints `PASS <name>` or `FAIL <name>: <reason>`.
+"""
+
+import copy
+import sys
+import traceback
+
+import jax
+
+jax.config.update("jax_num_cpu_devices", 4)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from flax import nnx  # noqa: E402
+
+import jtorch  # noqa: E402
+import jtorch.distributed as dist  # noqa: E402
+from jtorch import nn, optim  # noqa: E402
+
+torch.set_num_threads(1)
+DEVICES = 4
+STEPS = 3
+RTOL, ATOL = 1e-5, 1e-6  # float32: the same maths, reduced in a different order
+
+
+def mlp():
+    jtorch.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 5))
+
+
+def cnn():
+    jtorch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5)
+    )
+
+
+def torch_cnn(model):
+    ref = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 6 * 6, 5),
+    )
+    state = {k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()}
+    state["1.num_batches_tracked"] = state["1.num_batches_tracked"].long()
+    ref.load_state_dict(state)
+    return ref
+
+
+def batches(shape, n=16):
+    rng = np.random.default_rng(1)
+    out = []
+    for _ in range(STEPS):
+        x = rng.standard_normal((n, *shape), dtype=np.float32)
+        out.append((x, rng.integers(0, 5, n).astype(np.int32)))
+    return out
+
+
+criterion = nn.CrossEntropyLoss()
+
+
+@jtorch.jit
+def train_step(model, optimizer, x, y):
+    loss, grads = jtorch.value_and_grad(lambda m: criterion(m(x), y))(model)
+    optimizer.step(grads)
+    return loss
+
+
+def run(model, data, shard):
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    losses = []
+    for x, y in data:
+        x, y = dist.shard_batch((x, y)) if shard else (jnp.asarray(x), jnp.asarray(y))
+        losses.append(float(train_step(model, optimizer, x, y)))
+    return losses
+
+
+def close(a, b, what, rtol=RTOL, atol=ATOL):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol, err_msg=what)
+
+
+def same_state(a, b, rtol=RTOL, atol=ATOL):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb), (list(sa), list(sb))
+    for k in sa:
+        close(sa[k], sb[k], k, rtol, atol)
+
+
+def check_ddp_mlp():
+    """DDP over 4 devices gives the single-device losses and parameters."""
+    data = batches((12,))
+    single = mlp()
+    ddp = dist.DistributedDataParallel(mlp())
+    close(run(ddp, data, True), run(single, data, False), "losses")
+    same_state(ddp.module, single)
+    w = ddp.module[0].weight.value
+    assert w.sharding.is_fully_replicated and len(w.sharding.device_set) == DEVICES, w.sharding
+
+
+def check_sync_batchnorm():
+    """SyncBatchNorm under DDP equals one BatchNorm over the whole batch (running stats too)."""
+    data = batches((3, 8, 8))
+    single = cnn()
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(cnn())
+    assert type(synced[1]) is nn.SyncBatchNorm, type(synced[1])
+    ddp = dist.DistributedDataParallel(synced)
+    close(run(ddp, data, True), run(single, data, False), "losses", atol=1e-5)
+    same_state(ddp.module, single, atol=1e-5)
+
+
+def check_batchnorm_per_device():
+    """Plain BatchNorm under DDP = torch DDP: statistics per device shard, gradients averaged,
+    rank 0's running statistics; the torch reference runs BN on each shard and averages."""
+    data = batches((3, 8, 8))
+    ddp = dist.DistributedDataParallel(cnn())
+    ref = torch_cnn(ddp.module)
+    losses = run(ddp, data, True)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    for step, (x, y) in enumerate(data):
+        opt.zero_grad()
+        replicas = [copy.deepcopy(ref) for _ in range(DEVICES)]  # one rank each, same state
+        loss = 0.0
+        for replica, xs, ys in zip(replicas, np.split(x, DEVICES), np.split(y, DEVICES)):
+            out = replica(torch.from_numpy(xs))
+            shard_loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(ys).long())
+            (shard_loss / DEVICES).backward()  # DDP averages the ranks' gradients
+            loss += shard_loss.item() / DEVICES
+        with torch.no_grad():
+            for p, *copies in zip(ref.parameters(), *(r.parameters() for r in replicas)):
+                p.grad = sum(c.grad for c in copies)
+            for buf, rank0 in zip(ref.buffers(), replicas[0].buffers()):
+                buf.copy_(rank0)  # torch broadcasts rank 0's buffers
+        opt.step()
+        close(losses[step], loss, f"loss at step {step}", atol=1e-5)
+    sd = ddp.module.state_dict()
+    for k, v in ref.state_dict().items():
+        close(sd[k], v.numpy(), k, atol=1e-5)
+
+
+def check_compiled_step_all_reduces():
+    """The compiled DDP gradient step contains an all-reduce and no host transfer."""
+    model = dist.DistributedDataParallel(mlp())
+    x, y = dist.shard_batch(tuple(batches((12,))[0]))
+    graphdef, state = nnx.split(model)
+
+    def grads(state, x, y):
+        m = nnx.merge(graphdef, state)
+        return jtorch.grad(lambda m: criterion(m(x), y))(m)
+
+    hlo = jax.jit(grads).lower(state, x, y).compile().as_text()
+    assert "all-reduce" in hlo, "no all-reduce in the compiled step"
+    for word in ("outfeed", "infeed", "send(", "recv(", "callback"):
+        assert word not in hlo, f"{word!r} in the compiled step"
+
+
+def check_batch_not_divisible():
+    """A batch that does not split over the devices is refused, naming the shape."""
+    model = dist.DistributedDataParallel(mlp())
+    try:
+        model(jnp.zeros((6, 12)))
+    except ValueError as err:
+        assert "(6, 12)" in str(err) and "4 devices" in str(err), err
+    else:
+        raise AssertionError("no error for a batch of 6 on 4 devices")
+    try:
+        dist.shard_batch(jnp.zeros((5, 12)))
+    except ValueError as err:
+        assert "(5, 12)" in str(err), err
+    else:
+        raise AssertionError("shard_batch accepted a batch of 5 on 4 devices")
+
+
+def check_state_dict_prefix():
+    """DDP's own state_dict has torch's `module.` prefix; `.module`'s has none."""
+    model = dist.DistributedDataParallel(mlp())
+    assert list(model.state_dict()) == ["module." + k for k in model.module.state_dict()]
+
+
+def check_single_process_group():
+    """A group of one process: rank 0 of 1; collectives return the value itself."""
+    dist.init_process_group("gloo", world_size=1, rank=0)
+    assert dist.is_initialized() and dist.get_rank() == 0 and dist.get_world_size() == 1
+    x = jnp.arange(3.0)
+    close(dist.all_reduce(x), x, "all_reduce")
+    close(dist.all_reduce(x, dist.ReduceOp.MAX), x, "all_reduce max")
+    close(dist.broadcast(x, 0), x, "broadcast")
+    out = [None]
+    dist.all_gather(out, x)
+    close(out[0], x, "all_gather")
+    dist.barrier()
+    dist.destroy_process_group()
+    assert not dist.is_initialized()
+
+
+CHECKS = {name[len("check_") :]: fn for name, fn in globals().items() if name.startswith("check_")}
+
+if __name__ == "__main__":
+    assert jax.device_count() == DEVICES, jax.devices()
+    failed = False
+    for name in sys.argv[1:] or CHECKS:
+        try:
+            CHECKS[name]()
+            print(f"PASS {name}", flush=True)
+        except Exception:
+            failed = True
+            reason = traceback.format_exc().strip().replace("\n", "\n    ")
+            print(f"FAIL {name}: {reason}", flush=True)
+    sys.exit(1 if failed else 0)
