@@ -6,6 +6,7 @@ model on the `data` mesh (every device of every process); `shard_batch` splits a
 """
 
 from jtorch.distributed.ddp import DistributedDataParallel
+from jtorch.distributed.fsdp import FullyShardedDataParallel, fully_shard
 from jtorch.distributed.mesh import batch_sharding, data_mesh, replicate, shard_batch
 from jtorch.distributed.process_group import (
     ReduceOp,
@@ -25,6 +26,7 @@ from jtorch.distributed.sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "DistributedDataParallel",
+    "FullyShardedDataParallel",
     "ReduceOp",
     "SyncBatchNorm",
     "all_gather",
@@ -33,6 +35,7 @@ __all__ = [
     "batch_sharding",
     "broadcast",
     "data_mesh",
+    "fully_shard",
     "destroy_process_group",
     "get_backend",
     "get_rank",

@@ -18,14 +18,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import jax
+import numpy as np
 from flax import nnx
 from jax.experimental import multihost_utils
-from jax.sharding import Mesh, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jtorch.distributed.mesh import AXIS, data_mesh, replicate
 from jtorch.nn.module import Module, Parameter
 
-__all__ = ["DistributedDataParallel", "data_parallel_axis"]
+__all__ = ["DistributedDataParallel", "data_parallel_axis", "per_device_forward"]
 
 _tracing = threading.local()
 
@@ -57,7 +58,7 @@ def _replicate_module(module: Module, mesh: Mesh) -> None:
 
 
 def _is_batch_array(x: Any) -> bool:
-    return isinstance(x, jax.Array) and x.ndim >= 1
+    return isinstance(x, (jax.Array, np.ndarray)) and x.ndim >= 1
 
 
 def _not_param(path: Any, value: Any) -> bool:
@@ -118,38 +119,70 @@ class DistributedDataParallel(Module):
         yield
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
-        n = self._mesh.devices.size
-        leaves = [x for x in jax.tree.leaves((inputs, kwargs)) if _is_batch_array(x)]
-        for x in leaves:
-            if x.shape[0] % n:
-                raise ValueError(
-                    f"DistributedDataParallel: an input of shape {tuple(x.shape)} cannot be split "
-                    f"along dim 0 over {n} devices (expected a multiple of {n})"
-                )
-        module = self.module
-        graphdef, params, rest = nnx.split(module, Parameter, ...)
-        flat_in, in_tree = jax.tree.flatten((inputs, kwargs))
-        is_batch = [_is_batch_array(x) for x in flat_in]
-        batch_in = [x for x, b in zip(flat_in, is_batch) if b]
+        return per_device_forward(self.module, self._mesh, type(self).__name__, inputs, kwargs)
 
-        def per_device(params, rest, batch):
-            it = iter(batch)
-            args, kw = jax.tree.unflatten(
-                in_tree, [next(it) if b else x for x, b in zip(flat_in, is_batch)]
+
+def _spec_of(value: Any, mesh: Mesh) -> PartitionSpec:
+    """How `value` is split over `mesh` (replicated unless it is a NamedSharding on it)."""
+    sharding = getattr(value, "sharding", None)
+    if isinstance(sharding, NamedSharding) and sharding.mesh == mesh:
+        return sharding.spec
+    return PartitionSpec()
+
+
+def _gather(value: jax.Array, spec: PartitionSpec) -> jax.Array:
+    """The whole array from this device's shard (an all-gather along the split dim; its
+    gradient is a reduce-scatter)."""
+    for dim, name in enumerate(spec):
+        if name == AXIS:
+            value = jax.lax.all_gather(value, AXIS, axis=dim, tiled=True)
+    return value
+
+
+def per_device_forward(
+    module: Module, mesh: Mesh, owner: str, inputs: tuple, kwargs: dict[str, Any]
+) -> Any:
+    """`module(*inputs, **kwargs)` run on each device of `mesh` with its slice of the batch.
+
+    Array arguments are split along dim 0 over the `data` axis; parameters enter as they are
+    stored (replicated, or split for FSDP and gathered whole inside); buffers and RNG state are
+    replicated in and device 0's updated values are kept. The outputs are split along dim 0.
+    """
+    n = mesh.devices.size
+    flat_in, in_tree = jax.tree.flatten((inputs, kwargs))
+    is_batch = [_is_batch_array(x) for x in flat_in]
+    for x, batch in zip(flat_in, is_batch):
+        if batch and x.shape[0] % n:
+            raise ValueError(
+                f"{owner}: an input of shape {tuple(x.shape)} cannot be split along dim 0 over "
+                f"{n} devices (expected a multiple of {n})"
             )
-            local = nnx.merge(graphdef, params, rest)
-            with _per_device_trace():
-                out = local(*args, **kw)
-            new_rest = nnx.state(local, _not_param)
-            return out, jax.tree.map(lambda a: a[None], new_rest)
+    batch_in = [x for x, b in zip(flat_in, is_batch) if b]
+    graphdef, params, rest = nnx.split(module, Parameter, ...)
+    param_leaves, param_tree = jax.tree.flatten(params)
+    param_specs = [_spec_of(p, mesh) for p in param_leaves]
 
-        data = PartitionSpec(AXIS)
-        out, new_rest = jax.shard_map(
-            per_device,
-            mesh=self._mesh,
-            in_specs=(PartitionSpec(), PartitionSpec(), data),
-            out_specs=(data, data),
-            check_vma=False,
-        )(params, rest, batch_in)
-        nnx.update(module, jax.tree.map(lambda a: a[0], new_rest))
-        return out
+    def per_device(param_leaves, rest, batch):
+        it = iter(batch)
+        args, kw = jax.tree.unflatten(
+            in_tree, [next(it) if b else x for x, b in zip(flat_in, is_batch)]
+        )
+        whole = [_gather(p, spec) for p, spec in zip(param_leaves, param_specs)]
+        local = nnx.merge(graphdef, jax.tree.unflatten(param_tree, whole), rest)
+        with _per_device_trace():
+            out = local(*args, **kw)
+        new_rest = nnx.state(local, _not_param)
+        return out, jax.tree.map(lambda a: a[None], new_rest)
+
+    data = PartitionSpec(AXIS)
+    # check_vma=False: the custom-VJP layers (BatchNorm, the oneDNN convolutions) do not carry
+    # JAX's per-device type annotations; the gradients of replicated inputs are still summed.
+    out, new_rest = jax.shard_map(
+        per_device,
+        mesh=mesh,
+        in_specs=(param_specs, PartitionSpec(), data),
+        out_specs=(data, data),
+        check_vma=False,
+    )(param_leaves, rest, batch_in)
+    nnx.update(module, jax.tree.map(lambda a: a[0], new_rest))
+    return out

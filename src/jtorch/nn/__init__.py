@@ -12,6 +12,7 @@ from jtorch.nn.containers import (
 from jtorch.nn.module import Buffer, Module, Parameter
 from jtorch.nn.modules import *  # noqa: F403
 from jtorch.nn.modules import __all__ as _modules_all
+from jtorch.nn.parallel import DataParallel
 
 __all__ = [
     "functional",
@@ -27,5 +28,6 @@ __all__ = [
     "ParameterDict",
     "parallel",
     "SyncBatchNorm",
+    "DataParallel",
     *_modules_all,
 ]
