@@ -5,8 +5,11 @@ JAX's device count is fixed when its backend starts, so these run in a fresh int
 """
 
 import copy
+import functools
+import os
 import sys
 import traceback
+from pathlib import Path
 
 import jax
 
@@ -86,19 +89,35 @@ def close(a, b, what, rtol=RTOL, atol=ATOL):
 
 
 def same_state(a, b, rtol=RTOL, atol=ATOL):
-    sa, sb = a.state_dict(), b.state_dict()
+    sa = a.state_dict()
+    sb = b if isinstance(b, dict) else b.state_dict()
     assert list(sa) == list(sb), (list(sa), list(sb))
     for k in sa:
         close(sa[k], sb[k], k, rtol, atol)
 
 
+@functools.cache
+def one_device(build):
+    """Losses and final state_dict of `build()` trained on one device (shared by the checks)."""
+    model = build()
+    data = batches((12,) if build is mlp else (3, 8, 8))
+    return run(model, data, False), model.state_dict()
+
+
+@functools.cache
+def ddp_cnn():
+    """Losses and final state_dict of the CNN under DDP (per-device BatchNorm)."""
+    model = dist.DistributedDataParallel(cnn())
+    return run(model, batches((3, 8, 8)), True), model.module.state_dict()
+
+
 def check_ddp_mlp():
     """DDP over 4 devices gives the single-device losses and parameters."""
     data = batches((12,))
-    single = mlp()
+    losses, state = one_device(mlp)
     ddp = dist.DistributedDataParallel(mlp())
-    close(run(ddp, data, True), run(single, data, False), "losses")
-    same_state(ddp.module, single)
+    close(run(ddp, data, True), losses, "losses")
+    same_state(ddp.module, state)
     w = ddp.module[0].weight.value
     assert w.sharding.is_fully_replicated and len(w.sharding.device_set) == DEVICES, w.sharding
 
@@ -106,21 +125,20 @@ def check_ddp_mlp():
 def check_sync_batchnorm():
     """SyncBatchNorm under DDP equals one BatchNorm over the whole batch (running stats too)."""
     data = batches((3, 8, 8))
-    single = cnn()
+    losses, state = one_device(cnn)
     synced = nn.SyncBatchNorm.convert_sync_batchnorm(cnn())
     assert type(synced[1]) is nn.SyncBatchNorm, type(synced[1])
     ddp = dist.DistributedDataParallel(synced)
-    close(run(ddp, data, True), run(single, data, False), "losses", atol=1e-5)
-    same_state(ddp.module, single, atol=1e-5)
+    close(run(ddp, data, True), losses, "losses", atol=1e-5)
+    same_state(ddp.module, state, atol=1e-5)
 
 
 def check_batchnorm_per_device():
     """Plain BatchNorm under DDP = torch DDP: statistics per device shard, gradients averaged,
     rank 0's running statistics; the torch reference runs BN on each shard and averages."""
     data = batches((3, 8, 8))
-    ddp = dist.DistributedDataParallel(cnn())
-    ref = torch_cnn(ddp.module)
-    losses = run(ddp, data, True)
+    ref = torch_cnn(cnn())
+    losses, state = ddp_cnn()
     opt = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
     for step, (x, y) in enumerate(data):
         opt.zero_grad()
@@ -138,9 +156,8 @@ def check_batchnorm_per_device():
                 buf.copy_(rank0)  # torch broadcasts rank 0's buffers
         opt.step()
         close(losses[step], loss, f"loss at step {step}", atol=1e-5)
-    sd = ddp.module.state_dict()
     for k, v in ref.state_dict().items():
-        close(sd[k], v.numpy(), k, atol=1e-5)
+        close(state[k], v.numpy(), k, atol=1e-5)
 
 
 def device0_bytes(tree):
@@ -163,12 +180,11 @@ def check_fsdp_matches_one_device():
     """fully_shard and FullyShardedDataParallel give the single-device losses and parameters;
     parameters and optimizer state stay split over the devices after the steps."""
     data = batches((12,))
-    single = mlp()
-    expected = run(single, data, False)
+    expected, state = one_device(mlp)
     for model in (dist.fully_shard(mlp()), dist.FullyShardedDataParallel(mlp())):
         close(run(model, data, True), expected, f"{type(model).__name__} losses")
         inner = getattr(model, "module", model)
-        same_state(inner, single)
+        same_state(inner, state)
         spec = inner[0].weight.value.sharding.spec
         assert spec == jax.sharding.PartitionSpec("data"), spec
 
@@ -191,14 +207,34 @@ def check_data_parallel():
     BatchNorm); its state_dict has torch's `module.` prefix and `.module`'s loads into the bare
     model."""
     data = batches((3, 8, 8))
-    ddp = dist.DistributedDataParallel(cnn())
+    losses, state = ddp_cnn()
     dp = nn.DataParallel(cnn())
     assert dp.device_ids == tuple(range(DEVICES)), dp.device_ids
-    close(run(dp, data, False), run(ddp, data, True), "losses")
-    same_state(dp, ddp)
+    close(run(dp, data, False), losses, "losses")
+    same_state(dp.module, state)
     bare = cnn()
     bare.load_state_dict(dp.module.state_dict())
     same_state(bare, dp.module, 0, 0)
+
+
+def check_checkpoint_across_device_counts():
+    """A checkpoint written on 1 device (by test_mesh.py) restores onto 4-way sharded FSDP
+    parameters; one written here from 4-way shards is read back on 1 device by test_mesh.py."""
+    from jtorch.distributed import checkpoint as dcp
+
+    root = Path(os.environ["JTORCH_TEST_CKPT_DIR"])
+    model = dist.fully_shard(nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 5)))
+    loaded = dcp.load(model.state_dict(), root / "one")
+    expected = np.load(root / "one.npz")
+    for k, v in loaded.items():
+        close(v, expected[k], k, 0, 0)
+        assert v.sharding == model.state_dict()[k].sharding, (k, v.sharding)
+    model.load_state_dict(loaded)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    train_step(model, optimizer, *dist.shard_batch(tuple(batches((12,))[0])))
+    assert not model[0].weight.value.sharding.is_fully_replicated
+    dcp.save(model.state_dict(), root / "four")
+    np.savez(root / "four.npz", **{k: np.asarray(v) for k, v in model.state_dict().items()})
 
 
 def check_compiled_step_all_reduces():

@@ -1,6 +1,6 @@
 """A tiny data-parallel training script for the launcher tests (run by test_launcher.py).
 
-Under `jtorch run --nproc-per-node 2` each rank feeds its share of every batch; `train_losses()`
+Under `jtorch run --nproc-per-node 2` each rank feeds its share of every batch; `train()`
 called in one process on one device is the reference. Rank 0 prints the losses as JSON.
 `--fail-rank R` makes rank R raise before importing anything.
 """
@@ -12,14 +12,18 @@ import os
 import numpy as np
 
 
-def train_losses(rank: int, world: int, steps: int = 3) -> list[float]:
-    """DDP + SyncBatchNorm + Adam on fixed batches of 8; this rank feeds rows of its share."""
+def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
+    """DDP + SyncBatchNorm + Adam on fixed batches of 8; this rank feeds rows of its share.
+    Returns the losses and the DDP model."""
     import jtorch
     import jtorch.distributed as dist
     from jtorch import nn, optim
 
     jtorch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    # no bias before the BatchNorm: its gradient is rounding noise, which Adam would amplify
+    model = nn.Sequential(
+        nn.Linear(6, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)
+    )
     model = dist.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(model))
     optimizer = optim.Adam(model.parameters(), lr=0.01)
     criterion = nn.CrossEntropyLoss()
@@ -38,20 +42,24 @@ def train_losses(rank: int, world: int, steps: int = 3) -> list[float]:
         part = slice(rank * 8 // world, (rank + 1) * 8 // world)
         xs, ys = dist.shard_batch((x[part], y[part]))
         losses.append(float(train_step(model, optimizer, xs, ys)))
-    return losses
+    return losses, model
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fail-rank", type=int, default=-1)
+    parser.add_argument("--save", help="write the trained state here (every rank its shards)")
     args = parser.parse_args()
     if int(os.environ.get("RANK", "0")) == args.fail_rank:
         raise RuntimeError(f"rank {args.fail_rank} fails on purpose")
     import jtorch.distributed as dist
+    from jtorch.distributed import checkpoint as dcp
 
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
-    losses = train_losses(rank, world)
+    losses, model = train(rank, world)
+    if args.save:
+        dcp.save(model.module.state_dict(), args.save)
     total = dist.all_reduce(np.float32(rank + 1))
     if rank == 0:
         print(json.dumps({"losses": losses, "world": world, "rank_sum": float(total)}), flush=True)

@@ -7,14 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from jtorch.distributed import checkpoint as dcp
 from jtorch.distributed import run as launcher
 
 HERE = Path(__file__).parent
 SCRIPT = HERE / "_two_process_script.py"
 sys.path.insert(0, str(HERE))
-from _two_process_script import train_losses  # noqa: E402
+from _two_process_script import train  # noqa: E402
 
 sys.path.remove(str(HERE))
 TIMEOUT_S = 240
@@ -36,11 +38,20 @@ def _result(done):
     return json.loads(lines[0])
 
 
-def test_two_ranks_train_like_one_process():
-    double = _result(_run([*CLI, "run", "--nproc-per-node", "2", str(SCRIPT)]))
+def test_two_ranks_train_like_one_process(tmp_path):
+    """Losses equal one process's; the checkpoint both ranks wrote restores here, on 1 device."""
+    ckpt = tmp_path / "two_ranks"
+    double = _result(_run([*CLI, "run", "--nproc-per-node", "2", str(SCRIPT), "--save", str(ckpt)]))
     assert double["world"] == 2
     assert double["rank_sum"] == 3.0  # all_reduce of rank + 1 over ranks 0 and 1
-    assert double["losses"] == pytest.approx(train_losses(0, 1), rel=RTOL)  # here: 1 device
+    losses, model = train(0, 1)  # here: one process, one device
+    assert double["losses"] == pytest.approx(losses, rel=RTOL)
+    expected = model.module.state_dict()
+    restored = dcp.load(expected, ckpt)
+    assert list(restored) == list(expected)
+    for key, value in restored.items():
+        assert len(value.sharding.device_set) == 1, (key, value.sharding)
+        np.testing.assert_allclose(value, expected[key], rtol=RTOL, atol=1e-6, err_msg=key)
 
 
 def test_failing_rank_is_named_and_stops_the_others():
