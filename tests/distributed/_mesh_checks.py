@@ -202,6 +202,37 @@ def check_fsdp_memory_falls():
     assert per_device["fsdp"] < 0.27 * per_device["ddp"], per_device
 
 
+def check_optimizer_facade_on_shards():
+    """Adam + StepLR over FSDP shards: param_groups' lr follows the scheduler, the state stays
+    split, and the torch-format state_dict gathered whole equals one device's."""
+    from jtorch.distributed import checkpoint as dcp
+
+    x, y = batches((12,))[0]
+    results = []
+    for shard in (False, True):
+        model = dist.fully_shard(mlp()) if shard else mlp()
+        optimizer = optim.Adam(model.parameters(), lr=1e-2)
+        scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+        xs, ys = dist.shard_batch((x, y)) if shard else (jnp.asarray(x), jnp.asarray(y))
+        for _ in range(2):
+            train_step(model, optimizer, xs, ys)
+            scheduler.step()
+        assert optimizer.param_groups[0]["lr"] == 2.5e-3, optimizer.param_groups[0]["lr"]
+        state = optimizer.state_dict()
+        if shard:
+            exp_avg = state["state"][0]["exp_avg"]
+            assert not exp_avg.sharding.is_fully_replicated, exp_avg.sharding
+        results.append((dcp.gather(state), dcp.gather(model.state_dict())))
+    (opt_one, params_one), (opt_sharded, params_sharded) = results
+    assert opt_sharded["param_groups"] == opt_one["param_groups"]
+    for i, entry in opt_one["state"].items():
+        for k, v in entry.items():
+            assert isinstance(opt_sharded["state"][i][k], np.ndarray), (i, k)
+            close(opt_sharded["state"][i][k], v, f"state[{i}][{k}]")
+    for k, v in params_one.items():
+        close(params_sharded[k], v, k)
+
+
 def check_data_parallel():
     """nn.DataParallel splits plain batches over the 4 local devices like DDP (per-device
     BatchNorm); its state_dict has torch's `module.` prefix and `.module`'s loads into the bare

@@ -15,8 +15,9 @@ from typing import Any
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "gather"]
 
 
 def _arrays(state_dict: Any, fn: str) -> Any:
@@ -62,3 +63,18 @@ def load(state_dict: Any, checkpoint_id: str | os.PathLike) -> Any:
 
     with ocp.StandardCheckpointer() as checkpointer:
         return checkpointer.restore(path, jax.tree.map(abstract, target))
+
+
+def gather(state_dict: Any) -> Any:
+    """`state_dict` with every array gathered whole into host memory (numpy), on every process:
+    for a `.pth`/`.safetensors` export of sharded state (model or optimizer `state_dict()`).
+    Every process must call it; other leaves (`param_groups` numbers) are kept as they are."""
+
+    def whole(leaf: Any) -> Any:
+        if isinstance(leaf, jax.Array):
+            if leaf.is_fully_addressable:
+                return np.asarray(leaf)
+            return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))
+        return leaf
+
+    return jax.tree.map(whole, state_dict)

@@ -77,6 +77,7 @@ class DistributedDataParallel(Module):
     wrapper compiles to one SPMD program that all-reduces the gradients. BatchNorm uses each
     device's statistics, as under torch's DDP; the running statistics kept are device 0's (torch
     broadcasts rank 0's buffers before each forward). Use `nn.SyncBatchNorm` for global ones.
+    In eval mode the forward runs on the whole batch (of any size) under GSPMD.
 
     `state_dict()` keys carry torch's `module.` prefix; save `model.module.state_dict()` for a
     checkpoint that loads into the bare model (as in torch).
@@ -119,6 +120,8 @@ class DistributedDataParallel(Module):
         yield
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        if not self.training:  # eval: no layer depends on the batch split; any batch size
+            return self.module(*inputs, **kwargs)
         return per_device_forward(self.module, self._mesh, type(self).__name__, inputs, kwargs)
 
 
