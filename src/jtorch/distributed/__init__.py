@@ -5,6 +5,7 @@ model on the `data` mesh (every device of every process); `shard_batch` splits a
 `jtorch run` (or `python -m jtorch.distributed.run`) starts the processes like torchrun.
 """
 
+from jtorch.distributed import checkpoint
 from jtorch.distributed.ddp import DistributedDataParallel
 from jtorch.distributed.fsdp import FullyShardedDataParallel, fully_shard
 from jtorch.distributed.mesh import batch_sharding, data_mesh, replicate, shard_batch
@@ -34,6 +35,7 @@ __all__ = [
     "barrier",
     "batch_sharding",
     "broadcast",
+    "checkpoint",
     "data_mesh",
     "fully_shard",
     "destroy_process_group",

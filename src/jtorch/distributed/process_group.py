@@ -139,7 +139,9 @@ def init_process_group(
     which needs no runtime). `backend` is torch's name: 'gloo' (or None) makes CPU collectives
     use gloo; 'nccl' and 'mpi' are accepted (JAX picks NCCL on GPUs by itself). `timeout` (a
     `datetime.timedelta`) bounds the wait for the other processes. Call it before any JAX
-    computation: JAX's runtime cannot be joined once its backend has started.
+    computation: JAX's runtime cannot be joined once its backend has started. If
+    `jax.distributed.initialize()` already ran (on Slurm or Cloud TPU it detects everything
+    itself), the group is that runtime's processes.
 
     Differs from torch: the process group is JAX's; there is one group (no `new_group`).
     """
@@ -152,6 +154,9 @@ def init_process_group(
             f"{', '.join(map(repr, _BACKENDS))} or None)"
         )
     backend = "gloo" if backend is None else backend.lower()
+    if jax.distributed.is_initialized():  # started by the user, e.g. auto-detected on Slurm/TPU
+        _group = _Group(backend, jax.process_index(), jax.process_count(), started_jax=False)
+        return
     world_size = _env_int("WORLD_SIZE", world_size, 1)
     rank = _env_int("RANK", rank, 0)
     if world_size < 1:
