@@ -265,6 +265,12 @@ def check_checkpoint_across_device_counts():
     train_step(model, optimizer, *dist.shard_batch(tuple(batches((12,))[0])))
     assert not model[0].weight.value.sharding.is_fully_replicated
     dcp.save(model.state_dict(), root / "four")
+    # in one process jtorch.save writes the shards too; map_location may be a sharding
+    jtorch.save(model.state_dict(), root / "four_jtorch")
+    everywhere = jax.sharding.NamedSharding(dist.data_mesh(), jax.sharding.PartitionSpec())
+    for k, v in jtorch.load(root / "four_jtorch", map_location=everywhere).items():
+        assert v.sharding == everywhere, (k, v.sharding)
+        close(v, model.state_dict()[k], k, 0, 0)
     np.savez(root / "four.npz", **{k: np.asarray(v) for k, v in model.state_dict().items()})
 
 
