@@ -107,9 +107,17 @@ class Generator:
     def _set(self, seed: int, counter: int, key: jax.Array | None = None) -> None:
         self._seed = int(seed)
         self._counter = int(counter) % _COUNTER_MOD
-        # torch seeds are 64-bit; jax.random.key takes int64 (or uint32 data), so keep the low
-        # 63 bits' value as jax would read a Python int in that range.
-        self._key = jax.random.key(self._seed % 2**63) if key is None else key
+        self._seed_key = key
+
+    @property
+    def _key(self) -> jax.Array:
+        """The seed's key, made on first use: making it at import would start JAX's backend,
+        which `jtorch.distributed.init_process_group` must be able to configure first."""
+        if self._seed_key is None:
+            # torch seeds are 64-bit; jax.random.key takes int64 (or uint32 data), so keep the
+            # low 63 bits' value as jax would read a Python int in that range.
+            self._seed_key = jax.random.key(self._seed % 2**63)
+        return self._seed_key
 
     def manual_seed(self, seed: int) -> Generator:
         """Reset to `seed`'s stream; returns self (torch.Generator.manual_seed)."""

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-_GROUPS = ("train", "ckpt")
+_GROUPS = ("train", "ckpt", "run")
 
 
 def _parser() -> argparse.ArgumentParser:

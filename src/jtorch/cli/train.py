@@ -48,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--limit", type=int, default=None, help="use only this many samples")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="train data-parallel (DistributedDataParallel) over this many devices; on the CPU "
+        "they are simulated",
+    )
 
 
 def _upsample(images: np.ndarray, size: int) -> np.ndarray:
@@ -181,6 +188,26 @@ def build_optimizer(name: str, params: Any, lr: float, momentum: float | None):
     return optimizer_class(name)(params, **kwargs)
 
 
+def _data_parallel_mesh(devices: int, batch_size: int) -> Any:
+    """The `data` mesh for `--devices N` (None for one device); N CPU devices are simulated, so
+    this runs before JAX starts its backend."""
+    if devices < 1:
+        raise ValueError(f"--devices must be >= 1, got {devices}")
+    if devices == 1:
+        return None
+    if batch_size % devices:
+        raise ValueError(
+            f"--batch-size {batch_size} does not split over --devices {devices} "
+            "(expected a multiple)"
+        )
+    jax.config.update("jax_num_cpu_devices", devices)
+    if jax.device_count() < devices:
+        raise ValueError(f"--devices {devices}: only {jax.device_count()} devices available")
+    from jtorch.distributed import data_mesh
+
+    return data_mesh(jax.devices()[:devices])
+
+
 def run(args: argparse.Namespace) -> int:
     import jtorch
     from jtorch import nn, optim
@@ -189,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
 
     optimizer_class(args.optimizer)  # fail before loading any data
     jtorch.enable_compilation_cache()  # a second run skips the compiles (JTORCH_COMPILATION_CACHE)
+    mesh = _data_parallel_mesh(args.devices, args.batch_size)
     jtorch.manual_seed(args.seed)
     image_size = 32
     train_set, classes = load_dataset(args.dataset, args.root, True, image_size)
@@ -209,10 +237,18 @@ def run(args: argparse.Namespace) -> int:
         )
         train_part = _Augmented(train_part, shift)
     loader_kw = dict(batch_size=args.batch_size, num_workers=args.workers)
-    train_loader = DataLoader(train_part, shuffle=True, drop_last=True, **loader_kw)
+    placement = {}
+    if mesh is not None:
+        from jtorch import distributed
+
+        placement = {"sharding": distributed.batch_sharding(mesh)}
+    train_loader = DataLoader(train_part, shuffle=True, drop_last=True, **loader_kw, **placement)
     val_loader = DataLoader(val_part, **loader_kw)
 
-    model = build_model(args.model, len(classes), in_channels, image_size)
+    bare = build_model(args.model, len(classes), in_channels, image_size)
+    model = bare
+    if mesh is not None:
+        model = distributed.DistributedDataParallel(bare, mesh=mesh)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum)
     scheduler = None
     if args.scheduler == "cosine":
@@ -225,13 +261,14 @@ def run(args: argparse.Namespace) -> int:
     def keep_best(epoch: int, logs: dict[str, float]) -> None:
         if logs["val_accuracy"] >= best["accuracy"]:  # ties: the later, lower-lr epoch
             best.update(accuracy=logs["val_accuracy"], epoch=epoch + 1)
-            jtorch.save(model, str(run_dir / "best"))
+            jtorch.save(bare, str(run_dir / "best"))
 
     if not args.quiet:
         print(model)
         print(
             f"{args.dataset}: {len(train_part)} train, {len(val_part)} val; "
             f"device {jax.devices()[0].platform}"
+            + (f" x {args.devices} (data-parallel)" if mesh is not None else "")
         )
     started = time.perf_counter()
     history = fit(

@@ -1,6 +1,7 @@
 """Layers, containers, losses and initialisers with torch.nn's names."""
 
-from jtorch.nn import functional, init, utils
+from jtorch.distributed.sync_batchnorm import SyncBatchNorm
+from jtorch.nn import functional, init, parallel, utils
 from jtorch.nn.containers import (
     ModuleDict,
     ModuleList,
@@ -11,6 +12,7 @@ from jtorch.nn.containers import (
 from jtorch.nn.module import Buffer, Module, Parameter
 from jtorch.nn.modules import *  # noqa: F403
 from jtorch.nn.modules import __all__ as _modules_all
+from jtorch.nn.parallel import DataParallel
 
 __all__ = [
     "functional",
@@ -24,5 +26,8 @@ __all__ = [
     "ModuleDict",
     "ParameterList",
     "ParameterDict",
+    "parallel",
+    "SyncBatchNorm",
+    "DataParallel",
     *_modules_all,
 ]

@@ -1,0 +1,70 @@
+"""A tiny data-parallel training script for the launcher tests (run by test_launcher.py).
+
+Under `jtorch run --nproc-per-node 2` each rank feeds its share of every batch; `train()`
+called in one process on one device is the reference. Rank 0 prints the losses as JSON.
+`--fail-rank R` makes rank R raise before importing anything.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+
+def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
+    """DDP + SyncBatchNorm + Adam on fixed batches of 8; this rank feeds rows of its share.
+    Returns the losses and the DDP model."""
+    import jtorch
+    import jtorch.distributed as dist
+    from jtorch import nn, optim
+
+    jtorch.manual_seed(0)
+    # no bias before the BatchNorm: its gradient is rounding noise, which Adam would amplify
+    model = nn.Sequential(
+        nn.Linear(6, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)
+    )
+    model = dist.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(model))
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    criterion = nn.CrossEntropyLoss()
+
+    @jtorch.jit
+    def train_step(model, optimizer, x, y):
+        loss, grads = jtorch.value_and_grad(lambda m: criterion(m(x), y))(model)
+        optimizer.step(grads)
+        return loss
+
+    rng = np.random.default_rng(0)
+    losses = []
+    for _ in range(steps):
+        x = rng.standard_normal((8, 6), dtype=np.float32)
+        y = rng.integers(0, 3, 8).astype(np.int32)
+        part = slice(rank * 8 // world, (rank + 1) * 8 // world)
+        xs, ys = dist.shard_batch((x[part], y[part]))
+        losses.append(float(train_step(model, optimizer, xs, ys)))
+    return losses, model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fail-rank", type=int, default=-1)
+    parser.add_argument("--save", help="write the trained state here (every rank its shards)")
+    args = parser.parse_args()
+    if int(os.environ.get("RANK", "0")) == args.fail_rank:
+        raise RuntimeError(f"rank {args.fail_rank} fails on purpose")
+    import jtorch.distributed as dist
+    from jtorch.distributed import checkpoint as dcp
+
+    dist.init_process_group("gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    losses, model = train(rank, world)
+    if args.save:
+        dcp.save(model.module.state_dict(), args.save)
+    total = dist.all_reduce(np.float32(rank + 1))
+    if rank == 0:
+        print(json.dumps({"losses": losses, "world": world, "rank_sum": float(total)}), flush=True)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

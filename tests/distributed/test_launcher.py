@@ -1,0 +1,68 @@
+"""`jtorch run --nproc-per-node 2` on localhost: two ranks train like one process, and a failing
+rank makes the launcher exit non-zero naming it. Each run is bounded by a timeout."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jtorch.distributed import checkpoint as dcp
+from jtorch.distributed import run as launcher
+
+HERE = Path(__file__).parent
+SCRIPT = HERE / "_two_process_script.py"
+sys.path.insert(0, str(HERE))
+from _two_process_script import train  # noqa: E402
+
+sys.path.remove(str(HERE))
+TIMEOUT_S = 240
+RTOL = 1e-5  # float32: SyncBatchNorm's sums are reduced across two processes in another order
+CLI = [sys.executable, "-c", "import sys; from jtorch.cli import main; sys.exit(main())"]
+
+
+def _run(command):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    for name in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        env.pop(name, None)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def _result(done):
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, done.stdout  # rank 0 alone prints
+    return json.loads(lines[0])
+
+
+def test_two_ranks_train_like_one_process(tmp_path):
+    """Losses equal one process's; the checkpoint both ranks wrote restores here, on 1 device."""
+    ckpt = tmp_path / "two_ranks"
+    double = _result(_run([*CLI, "run", "--nproc-per-node", "2", str(SCRIPT), "--save", str(ckpt)]))
+    assert double["world"] == 2
+    assert double["rank_sum"] == 3.0  # all_reduce of rank + 1 over ranks 0 and 1
+    losses, model = train(0, 1)  # here: one process, one device
+    assert double["losses"] == pytest.approx(losses, rel=RTOL)
+    expected = model.module.state_dict()
+    restored = dcp.load(expected, ckpt)
+    assert list(restored) == list(expected)
+    for key, value in restored.items():
+        assert len(value.sharding.device_set) == 1, (key, value.sharding)
+        np.testing.assert_allclose(value, expected[key], rtol=RTOL, atol=1e-6, err_msg=key)
+
+
+def test_failing_rank_is_named_and_stops_the_others():
+    done = _run(
+        [sys.executable, "-m", "jtorch.distributed.run", "--nproc-per-node", "2", str(SCRIPT)]
+        + ["--fail-rank", "1"]
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "rank 1 (pid" in done.stderr and "failed with exit code 1" in done.stderr, done.stderr
+
+
+def test_bad_process_count_is_refused():
+    with pytest.raises(ValueError, match="--nproc-per-node.*got 0"):
+        launcher.launch(str(SCRIPT), nproc_per_node=0)
