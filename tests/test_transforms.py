@@ -262,3 +262,28 @@ def test_user_forward_stays_python_while_its_layers_are_compiled():
     assert counter.count == 0
     ref, _ = nn.LSTM.forward(net.rnn, x)
     np.testing.assert_allclose(out, ref if float(ref.sum()) > 0 else -ref, rtol=1e-6)
+
+
+def test_compiled_functions_do_not_keep_models_alive():
+    """jtorch.jit's cache holds its models weakly: a model dropped by the user is collected and
+    its cache entry (with the arrays it reads) goes with it."""
+    import gc
+    import weakref
+
+    @jtorch.jit
+    def step(model, optimizer, x):
+        loss, grads = jtorch.value_and_grad(lambda m: (m(x) ** 2).mean())(model)
+        optimizer.step(grads)
+        return loss
+
+    x = jnp.ones((2, 3))
+    for _ in range(2):
+        model = nn.Linear(3, 3)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        step(model, optimizer, x)
+        assert len(step._entries) == 1
+        ref = weakref.ref(model)
+        del model, optimizer
+        gc.collect()
+        assert ref() is None, "the compiled function kept the model alive"
+        assert len(step._entries) == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -52,8 +53,9 @@ def _graph_node(obj: Any) -> Any | None:
 
 
 def _rebuild(obj: Any, node: Any) -> Any:
-    """`obj` as seen inside the trace: the merged module, or a facade around the merged node."""
-    if isinstance(obj, Module):
+    """`obj` as seen inside the trace: the merged module (`obj` None), or a facade around the
+    merged node."""
+    if obj is None:
         return node
     return obj._jtorch_with_state_node(node)
 
@@ -69,11 +71,17 @@ class _Entry:
         variables: list[nnx.Variable] | None,
         treedef: Any,
     ):
-        self.nodes = nodes  # kept alive so their ids stay valid as cache keys
+        # Weak: the cache must not keep a model alive. The key holds the nodes' ids; a dead
+        # node's id may be reused by a new object, which `holds` tells apart.
+        self.refs = tuple(weakref.ref(node) for node in nodes)
         self.compiled = compiled
         self.graphdef = graphdef
         self.variables = variables  # None: slow path (state has non-Variable leaves)
         self.treedef = treedef
+
+    def holds(self, nodes: tuple[Any, ...]) -> bool:
+        """Whether this entry was built for exactly these (live) nodes."""
+        return all(ref() is node for ref, node in zip(self.refs, nodes))
 
 
 class _JitFunction:
@@ -148,9 +156,10 @@ class _JitFunction:
         nodes = tuple(_graph_node(f) for f in facades)
         key = (tuple(map(id, nodes)), positions, structure_epoch())
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is None or not entry.holds(nodes):
             entry = self._build_entry(nodes, positions, facades)
             self._entries[key] = entry
+            self._forget_when_gone(nodes, key)
             if len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
         else:
@@ -198,6 +207,19 @@ class _JitFunction:
             self._idle_counter = (counter, jnp.asarray(counter, jnp.uint32))
         return (key, self._idle_counter[1]), True
 
+    def _forget_when_gone(self, nodes: tuple[Any, ...], key: tuple) -> None:
+        """Drop the entry (and the arrays it reads) once any of its nodes is garbage."""
+        cache = weakref.ref(self._entries)
+
+        def drop(_: Any) -> None:
+            entries = cache()
+            entry = entries.get(key) if entries is not None else None
+            if entry is not None and not all(ref() is not None for ref in entry.refs):
+                del entries[key]
+
+        for node in nodes:
+            weakref.finalize(node, drop, None)
+
     def _build_entry(self, nodes: tuple, positions: tuple[int, ...], facades: tuple) -> _Entry:
         graphdef, state = nnx.split(nodes)
         variables = jax.tree.leaves(state, is_leaf=_is_variable)
@@ -207,6 +229,9 @@ class _JitFunction:
                 value = var.get_raw_value()
                 if getattr(value, "weak_type", False):  # a Python-scalar-born array
                     var.set_raw_value(jnp.asarray(value, dtype=value.dtype))
+        # the compiled function keeps its facades for later traces; modules are not needed there
+        # (and must not be kept alive by the cache)
+        facades = tuple(None if isinstance(f, Module) else f for f in facades)
         compiled = self._compiled_for(graphdef, positions, facades)
         treedef = jax.tree.structure(state)
         return _Entry(nodes, compiled, graphdef, variables if fast else None, treedef)

@@ -48,6 +48,7 @@ class ModuleRecord(NamedTuple):
     def state_dict(self) -> OrderedDict:
         return self.state
 
+
 def _class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
