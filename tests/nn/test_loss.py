@@ -171,6 +171,19 @@ def test_out_of_range_class_index_raises_outside_jit_and_under_checkify(
     np.testing.assert_allclose(good, fn(x, jnp.zeros_like(t), **opts), rtol=1e-6)
 
 
+def test_checked_indices_inside_a_jtorch_jit_step():
+    model, criterion = nn.Linear(3, 4), nn.CrossEntropyLoss()
+
+    def loss_fn(m, x, t):
+        return criterion(m(x), t)
+
+    with F.checked_indices():
+        step = jtorch.jit(lambda m, x, t: checkify.checkify(loss_fn)(m, x, t))
+        err, _ = step(model, jnp.ones((2, 3)), jnp.asarray([0, 7]))
+    with pytest.raises(checkify.JaxRuntimeError, match="target 7 is out of bounds"):
+        err.throw()
+
+
 def test_ignore_index_is_in_range_and_checks_are_off_by_default_inside_jit():
     x = jnp.ones((3, 4))
     assert np.isfinite(F.cross_entropy(x, jnp.asarray([0, -100, 3])))

@@ -213,3 +213,24 @@ def test_multihead_attention_init_and_dropout():
 def test_bad_inputs_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("need_weights,with_kpm", [(False, False), (True, False), (False, True)])
+def test_is_causal_replaces_the_mask_only_where_torch_does(need_weights, with_kpm):
+    """is_causal=True with a non-causal float mask: torch attends causally when there is no
+    key padding mask and no weights are asked for, and uses the mask as given otherwise."""
+    torch.manual_seed(0)
+    t = torch.nn.MultiheadAttention(E, HEADS)
+    j = nn.MultiheadAttention(E, HEADS)
+    j.load_state_dict(t.state_dict())
+    gen = np.random.default_rng(3)
+    x = gen.standard_normal((L, N, E)).astype(np.float32)
+    mask = gen.standard_normal((L, L)).astype(np.float32)
+    kpm = np.zeros((N, L), np.float32) if with_kpm else None
+    kw = dict(need_weights=need_weights, is_causal=True)
+    with torch.no_grad():
+        tx = torch.tensor(x)
+        tkpm = None if kpm is None else torch.tensor(kpm)
+        expected = t(tx, tx, tx, key_padding_mask=tkpm, attn_mask=torch.tensor(mask), **kw)[0]
+    got = j(x, x, x, key_padding_mask=kpm, attn_mask=mask, **kw)[0]
+    _close(got, expected, f"need_weights={need_weights} key_padding_mask={with_kpm}")

@@ -149,6 +149,8 @@ def checked_indices() -> Iterator[None]:
             err, loss = checkify.checkify(jax.jit(loss_fn))(logits, target)
         err.throw()
 
+    With `jtorch.jit`, put checkify inside the compiled function:
+    `jtorch.jit(lambda m, x, y: checkify.checkify(loss_fn)(m, x, y))` returns `(err, loss)`.
     Outside `jit` indices are always checked (IndexError), as in torch. Functions traced before
     or outside the block stay unchecked; a checked function that is staged (jit) without
     `checkify.checkify` fails to trace with JAX's "not functionalized" error.
