@@ -570,8 +570,10 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     """Partial inverse of max_pool1d: zeros of length (L − 1)·s + k − 2p (or `output_size`)
     holding each input value at its index from `max_pool1d(..., return_indices=True)`.
 
-    Inside `jit` an out-of-range index is dropped (outside it raises); where several inputs
-    share an index, one of them (all equal when they come from max pooling) is written.
+    Where several inputs share an index, one of them (all equal when they come from max
+    pooling) is written, and each receives the gradient at that index, as in torch.
+
+    Differs from torch: inside `jit` an out-of-range index is dropped (outside it raises).
     """
     return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
 
