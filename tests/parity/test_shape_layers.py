@@ -247,6 +247,8 @@ def test_bad_arguments_raise_value_error():
         F.interpolate(x[0], scale_factor=2, mode="bicubic")
     with pytest.raises(ValueError, match=r"'lanczos' requires `antialias`=True"):
         F.interpolate(x, scale_factor=0.5, mode="lanczos")
+    with pytest.raises(ValueError, match="floating-point `input`, got uint8"):
+        F.interpolate(x.astype(np.uint8), scale_factor=0.5, mode="bicubic")
     with pytest.raises(ValueError, match=r"upscale_factor.*\(2, 3, 4, 4\)"):
         F.pixel_shuffle(x, 2)
     with pytest.raises(ValueError, match=r"input1 \(\*, 5\).*got input1 \(2, 3\)"):

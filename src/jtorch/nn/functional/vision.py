@@ -201,6 +201,11 @@ def interpolate(
         )
     if mode == "area":
         return _adaptive_avg("interpolate", n, x, outs)
+    if (antialias or mode == "bicubic") and not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(
+            f"interpolate: mode {mode!r} with antialias={antialias} needs a floating-point "
+            f"`input`, got {x.dtype} (convert it, e.g. x.astype(jnp.float32))"
+        )
     y = x
     for axis, (size_i, out, scale) in enumerate(zip(sizes, outs, scales), start=2):
         if antialias or mode == "bicubic":
