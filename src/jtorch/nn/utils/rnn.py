@@ -49,15 +49,6 @@ class PackedSequence(NamedTuple):
         steps = jnp.arange(self.data.shape[0])
         return jnp.sum(self.lengths[None, :] > steps[:, None], axis=1)
 
-    @property
-    def mask(self) -> jax.Array:
-        """(T, B) bool, True at the valid steps of each sequence."""
-        return jnp.arange(self.data.shape[0])[:, None] < self.lengths[None, :]
-
-    @property
-    def is_cuda(self) -> bool:
-        return False
-
 
 def _is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
