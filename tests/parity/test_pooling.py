@@ -400,6 +400,8 @@ BAD_WINDOW_CASES = [
         "14 and 18",
     ),
     (lambda x: F.max_unpool2d(x, x.astype(int) * 0, 2, output_size=(16,)), ValueError, "2 or 4"),
+    (lambda x: F.avg_pool2d(x, 2, divisor_override=0), ValueError, "`divisor_override`"),
+    (lambda x: F.lp_pool2d(x, 0, 2), ValueError, "`norm_type` must not be zero"),
     (lambda x: nn.MaxPool2d(2, stride=0), ValueError, "MaxPool2d: `stride`"),
     (lambda x: nn.AvgPool1d(2, padding=2), ValueError, "AvgPool1d: `padding`"),
     (lambda x: nn.LPPool3d(2, (2, 0, 2)), ValueError, "LPPool3d: `kernel_size`"),

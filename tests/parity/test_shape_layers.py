@@ -87,6 +87,7 @@ INTERPOLATE_CASES = [
     ((2, 3, 11, 9), dict(scale_factor=(0.3, 0.5), mode="bicubic", antialias=True)),
     ((2, 3, 11, 9), dict(size=(4, 9), mode="bicubic", antialias=True, align_corners=True)),
     ((2, 3, 5, 6), dict(size=(8, 4), mode="bilinear", antialias=True)),  # up on one axis
+    ((2, 3, 13, 9), dict(size=(5, 11), mode="lanczos", antialias=True)),
 ]
 
 
@@ -244,6 +245,10 @@ def test_bad_arguments_raise_value_error():
         F.interpolate(x, scale_factor=0.5, antialias=True)
     with pytest.raises(ValueError, match=r"'bicubic' needs a 4-D input"):
         F.interpolate(x[0], scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match=r"'lanczos' requires `antialias`=True"):
+        F.interpolate(x, scale_factor=0.5, mode="lanczos")
+    with pytest.raises(ValueError, match="floating-point `input`, got uint8"):
+        F.interpolate(x.astype(np.uint8), scale_factor=0.5, mode="bicubic")
     with pytest.raises(ValueError, match=r"upscale_factor.*\(2, 3, 4, 4\)"):
         F.pixel_shuffle(x, 2)
     with pytest.raises(ValueError, match=r"input1 \(\*, 5\).*got input1 \(2, 3\)"):

@@ -311,6 +311,8 @@ def _avg_pool(
         (1, 1) + s,
         [(0, 0)] * 2 + [(pi, pi + e) for pi, e in zip(p, extras)],
     )
+    if divisor_override is not None and divisor_override == 0:
+        raise ValueError(f"{fn}: `divisor_override` must not be zero")
     if divisor_override:
         y = total / jnp.asarray(divisor_override, x.dtype)
     else:
@@ -448,6 +450,8 @@ def adaptive_max_pool3d(input: Any, output_size: Any, return_indices: bool = Fal
 def _lp_pool(fn, n, input, norm_type, kernel_size, stride, ceil_mode) -> jax.Array:
     x = jnp.asarray(input)
     k = _ntuple(kernel_size, n, "kernel_size")
+    if norm_type == 0:
+        raise ValueError(f"{fn}: `norm_type` must not be zero (the result is Σ x^p to 1/p)")
     pool = (max_pool1d, max_pool2d, max_pool3d)[n - 1]
     if norm_type == float("inf"):
         return pool(jnp.abs(x), kernel_size, stride, 0, 1, ceil_mode)
@@ -566,8 +570,10 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     """Partial inverse of max_pool1d: zeros of length (L − 1)·s + k − 2p (or `output_size`)
     holding each input value at its index from `max_pool1d(..., return_indices=True)`.
 
-    Inside `jit` an out-of-range index is dropped (outside it raises); where several inputs
-    share an index, one of them (all equal when they come from max pooling) is written.
+    Where several inputs share an index, one of them (all equal when they come from max
+    pooling) is written, and each receives the gradient at that index, as in torch.
+
+    Differs from torch: inside `jit` an out-of-range index is dropped (outside it raises).
     """
     return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
 

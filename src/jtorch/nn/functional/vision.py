@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
-_MODES = ("nearest", "nearest-exact", "area", *_LINEAR_MODES, "bicubic")
+_MODES = ("nearest", "nearest-exact", "area", *_LINEAR_MODES, "bicubic", "lanczos")
 _CUBIC_A = {False: np.float32(-0.75), True: np.float32(-0.5)}  # torch: OpenCV's, PIL's (antialias)
 
 
@@ -95,13 +95,32 @@ def _bicubic_matrix(size: int, out: int, scale: float | None, align_corners: boo
     return m
 
 
+def _sinc(x: np.ndarray) -> np.ndarray:
+    """sin(πx)/(πx), 1 at 0, in float32."""
+    px = (x * np.float32(np.pi)).astype(np.float32)
+    return np.where(x == 0, 1, np.sin(px) / np.where(x == 0, 1, px)).astype(np.float32)
+
+
+def _aa_filter(mode: str, x: np.ndarray) -> np.ndarray:
+    """torch's (PIL's) antialiasing filters: triangle, Keys a = −0.5, Lanczos-3."""
+    if mode == "bilinear":
+        return np.maximum(0, 1 - np.abs(x)).astype(np.float32)
+    if mode == "bicubic":
+        return _cubic(x, _CUBIC_A[True])
+    x = np.abs(x)
+    return np.where(x < 3, _sinc(x) * _sinc((x / 3).astype(np.float32)), 0).astype(np.float32)
+
+
+_AA_TAPS = {"bilinear": 2, "bicubic": 4, "lanczos": 6}
+
+
 def _antialias_matrix(
-    size: int, out: int, scale: float | None, align_corners: bool, cubic: bool
+    size: int, out: int, scale: float | None, align_corners: bool, mode: str
 ) -> np.ndarray:
-    """(out, size) weights of torch's antialiased resampling (PIL's): the triangle (bilinear) or
-    Keys a = −0.5 (bicubic) filter stretched by the downscale factor, normalised per output."""
+    """(out, size) weights of torch's antialiased resampling (PIL's): the mode's filter
+    stretched by the downscale factor, normalised per output."""
     s = _area_scale(size, out, scale, align_corners)
-    taps = 4 if cubic else 2
+    taps = _AA_TAPS[mode]
     support = np.float32(taps * 0.5 * s) if s >= 1 else np.float32(taps * 0.5)
     invscale = np.float32(1 / s) if s >= 1 else np.float32(1)
     m = np.zeros((out, size), np.float32)
@@ -111,7 +130,7 @@ def _antialias_matrix(
         hi = min(int(float(center + support) + 0.5), size)
         hi = min(hi, lo + 2 * math.ceil(support) + 1)
         x = ((np.arange(lo, hi, dtype=np.float32) - center + 0.5) * invscale).astype(np.float32)
-        w = _cubic(x, _CUBIC_A[True]) if cubic else np.maximum(0, 1 - np.abs(x))
+        w = _aa_filter(mode, x)
         total = np.float32(w.sum(dtype=np.float32))
         m[i, lo:hi] = w / total if total != 0 else w
     return m
@@ -129,9 +148,10 @@ def interpolate(
     """Resize the spatial axes of (N, C, *spatial) to `size` or ⌊in·scale_factor⌋.
 
     Modes: 'nearest' (src = ⌊dst·in/out⌋), 'nearest-exact', 'linear'/'bilinear'/'trilinear'
-    and 'bicubic' (with `align_corners`), 'area' (adaptive average pooling), as
-    torch.nn.functional.interpolate. `antialias=True` (bilinear and bicubic, 4-D input) widens
-    the filter by the downscale factor, as torch and PIL do.
+    and 'bicubic' (with `align_corners`), 'area' (adaptive average pooling), 'lanczos'
+    (Lanczos-3, antialias only), as torch.nn.functional.interpolate. `antialias=True`
+    (bilinear, bicubic, lanczos; 4-D input) widens the filter by the downscale factor, as torch
+    and PIL do.
     """
     x = jnp.asarray(input)
     if x.ndim not in (3, 4, 5):
@@ -142,13 +162,18 @@ def interpolate(
     n = x.ndim - 2
     if mode not in _MODES:
         raise ValueError(f"interpolate: `mode` must be one of {_MODES}, got {mode!r}")
-    if antialias and not (mode in ("bilinear", "bicubic") and n == 2):
+    if antialias and not (mode in _AA_TAPS and n == 2):
         raise ValueError(
-            "interpolate: `antialias`=True is restricted to the bilinear and bicubic modes and "
-            f"a 4-D input, got mode {mode!r} and shape {tuple(x.shape)}"
+            "interpolate: `antialias`=True is restricted to the bilinear, bicubic and lanczos "
+            f"modes and a 4-D input, got mode {mode!r} and shape {tuple(x.shape)}"
         )
-    if mode in _LINEAR_MODES or mode == "bicubic":
-        dims = 2 if mode == "bicubic" else _LINEAR_MODES[mode]
+    if mode == "lanczos" and (align_corners or not antialias):
+        raise ValueError(
+            "interpolate: mode 'lanczos' requires `antialias`=True and does not support "
+            f"`align_corners`=True, got antialias={antialias}, align_corners={align_corners}"
+        )
+    if mode in _LINEAR_MODES or mode in _AA_TAPS:
+        dims = _LINEAR_MODES.get(mode, 2)
         if dims != n:
             raise ValueError(
                 f"interpolate: mode {mode!r} needs a {dims + 2}-D input, got shape {tuple(x.shape)}"
@@ -157,7 +182,7 @@ def interpolate(
     elif align_corners is not None:
         raise ValueError(
             "interpolate: `align_corners` can only be set with the interpolating modes "
-            f"linear | bilinear | bicubic | trilinear, got mode {mode!r}"
+            f"linear | bilinear | bicubic | lanczos | trilinear, got mode {mode!r}"
         )
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: exactly one of `size` and `scale_factor` must be given")
@@ -176,13 +201,18 @@ def interpolate(
         )
     if mode == "area":
         return _adaptive_avg("interpolate", n, x, outs)
+    if (antialias or mode == "bicubic") and not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(
+            f"interpolate: mode {mode!r} with antialias={antialias} needs a floating-point "
+            f"`input`, got {x.dtype} (convert it, e.g. x.astype(jnp.float32))"
+        )
     y = x
     for axis, (size_i, out, scale) in enumerate(zip(sizes, outs, scales), start=2):
         if antialias or mode == "bicubic":
             if antialias and out == size_i:
                 continue  # torch copies an axis it does not resize
             if antialias:
-                m = _antialias_matrix(size_i, out, scale, align_corners, mode == "bicubic")
+                m = _antialias_matrix(size_i, out, scale, align_corners, mode)
             else:
                 m = _bicubic_matrix(size_i, out, scale, align_corners)
             m = jnp.asarray(m, y.dtype)

@@ -29,10 +29,11 @@ __all__ = [
 class PackedSequence(NamedTuple):
     """A batch of variable-length sequences, as `pack_padded_sequence` returns it.
 
-    Differs from torch's layout: `data` is the padded time-major array (T, B, *) in the batch's
-    original order (zeros past each sequence's end) and `lengths` (B,) the valid steps of each,
-    instead of torch's packed (Σ lengths, *) rows sorted by length and `batch_sizes`.
-    `batch_sizes` is still available, computed from the lengths; `sorted_indices` and
+    Differs from torch: `data` is the padded time-major array (T, B, *) in the batch's original
+    order (zeros past each sequence's end) and `lengths` (B,) the valid steps of each, instead
+    of torch's packed (Σ lengths, *) rows sorted by length and `batch_sizes` (a shape that
+    would depend on the lengths' values). `batch_sizes` is still available, computed from the
+    lengths; `sorted_indices` and
     `unsorted_indices` are torch's (None when `enforce_sorted=True`). A PackedSequence is a
     pytree, so it passes through `jit`, `grad` and `vmap`.
     """
@@ -47,15 +48,6 @@ class PackedSequence(NamedTuple):
         """torch's batch_sizes: how many sequences are still running at each of the T steps."""
         steps = jnp.arange(self.data.shape[0])
         return jnp.sum(self.lengths[None, :] > steps[:, None], axis=1)
-
-    @property
-    def mask(self) -> jax.Array:
-        """(T, B) bool, True at the valid steps of each sequence."""
-        return jnp.arange(self.data.shape[0])[:, None] < self.lengths[None, :]
-
-    @property
-    def is_cuda(self) -> bool:
-        return False
 
 
 def _is_concrete(x: Any) -> bool:
@@ -118,9 +110,10 @@ def pad_packed_sequence(
 ) -> tuple[jax.Array, jax.Array]:
     """Inverse of pack_padded_sequence: (padded, lengths) in the batch's original order.
 
-    The time axis has torch's length max(lengths) (or `total_length`) when the lengths are
-    concrete; inside `jit`, where that length would depend on data, it is the padded length T
-    the sequence was packed with (or `total_length`).
+    The time axis has torch's length max(lengths) (or `total_length`).
+
+    Differs from torch: inside `jit`, where max(lengths) is data, the time axis keeps the padded
+    length T the sequence was packed with (or `total_length`).
     """
     if not isinstance(sequence, PackedSequence):
         raise TypeError(
