@@ -234,7 +234,6 @@ def update_bn(loader: Iterable[Any], model: Module, device: Any = None) -> None:
         for batch in loader:
             if isinstance(batch, (list, tuple)):
                 batch = batch[0]
-            batch = jnp.asarray(batch)
             if device is not None:
                 batch = jax.device_put(batch, resolve_device(device))
             forward(model, batch)
