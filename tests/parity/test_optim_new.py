@@ -194,6 +194,27 @@ def test_pure_form_matches_torch_on_pytree(name, kwargs):
             )
 
 
+@pytest.mark.parametrize("name,shape", [("Adafactor", (6,)), ("Muon", (4, 6))], ids=str)
+def test_pure_form_with_optax_schedule(name, shape):
+    """An optax schedule as lr equals torch with param_groups[0]['lr'] = schedule(t) at step t."""
+    schedule = optax.exponential_decay(0.05, transition_steps=1, decay_rate=0.8)
+    rng = np.random.default_rng(2)
+    params = jnp.asarray(rng.standard_normal(shape), jnp.float32)
+    leaf = torch.tensor(np.array(params), requires_grad=True)
+    tx = PURE[name](lr=schedule)
+    ref_opt = getattr(torch.optim, name)([leaf], lr=float(schedule(0)))
+    update = jax.jit(tx.update)
+    state = tx.init(params)
+    for i in range(8):
+        g = rng.standard_normal(shape).astype(np.float32)
+        updates, state = update(jnp.asarray(g), state, params)
+        params = optax.apply_updates(params, updates)
+        ref_opt.param_groups[0]["lr"] = float(schedule(i))
+        leaf.grad = torch.tensor(g)
+        ref_opt.step()
+        np.testing.assert_allclose(params, leaf.detach().numpy(), err_msg=f"step {i}", **_tol(name))
+
+
 NS_SHAPES = [(16, 5), (3, 16), (32, 32)]
 
 

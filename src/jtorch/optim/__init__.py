@@ -8,7 +8,7 @@ from jtorch.optim import adamax as _adamax
 from jtorch.optim import adamw as _adamw
 from jtorch.optim import asgd as _asgd
 from jtorch.optim import lbfgs as _lbfgs
-from jtorch.optim import lr_scheduler
+from jtorch.optim import lr_scheduler, swa_utils
 from jtorch.optim import muon as _muon
 from jtorch.optim import nadam as _nadam
 from jtorch.optim import radam as _radam
@@ -36,6 +36,7 @@ from jtorch.optim.sparse_adam import *  # noqa: F403
 __all__ = [
     "Optimizer",
     "lr_scheduler",
+    "swa_utils",
     *_sgd.__all__,
     *_asgd.__all__,
     *_adadelta.__all__,
