@@ -62,6 +62,23 @@ def _operands(
     return x, unbatched, w
 
 
+def _check_geometry(fn: str, kernel: tuple, **arguments: tuple) -> None:
+    """Kernel sizes >= 1, `stride`/`dilation` >= 1, paddings >= 0, checked before any oneDNN call
+    (which would fail with an opaque error, or divide by zero)."""
+    if any(k < 1 for k in kernel):
+        raise ValueError(f"{fn}: `weight` has a zero-size kernel {kernel}, expected sizes >= 1")
+    for name, values in arguments.items():
+        minimum = 1 if name in ("stride", "dilation") else 0
+        if any(isinstance(v, bool) or not hasattr(type(v), "__index__") or v < minimum
+               for v in values):  # fmt: skip
+            raise ValueError(f"{fn}: `{name}` must be integers >= {minimum}, got {values!r}")
+
+
+def _on_onednn(x: jax.Array, w: jax.Array) -> bool:
+    """oneDNN (on the CPU) unless an operand is empty, which XLA handles and oneDNN refuses."""
+    return _ext.use_onednn() and x.size > 0 and w.size > 0
+
+
 def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
     """torch's padding='same': total d·(k−1), the odd element on the right."""
     pads = []
@@ -107,13 +124,14 @@ def _conv(
             )
     else:
         pads = [(p, p) for p in _ntuple(padding, n, "padding")]
+    _check_geometry(fn, kernel, stride=stride, dilation=dilation, padding=tuple(p for p, _ in pads))
     for size, k, d, (lo, hi) in zip(x.shape[2:], kernel, dilation, pads):
         if size + lo + hi < d * (k - 1) + 1:
             raise ValueError(
                 f"{fn}: kernel size {kernel} (dilation {dilation}) is larger than the padded "
                 f"input of shape {tuple(x.shape)} with padding {pads}"
             )
-    conv = _ext.conv_nd if _ext.use_onednn() else _xla_conv  # CPU: oneDNN custom calls
+    conv = _ext.conv_nd if _on_onednn(x, w) else _xla_conv  # CPU: oneDNN custom calls
     y = conv(x, w.astype(x.dtype), bias, stride, pads, dilation, groups)
     return y[0] if unbatched else y
 
@@ -165,6 +183,10 @@ def _conv_transpose(
     padding = _ntuple(padding, n, "padding")
     output_padding = _ntuple(output_padding, n, "output_padding")
     dilation = _ntuple(dilation, n, "dilation")
+    _check_geometry(
+        fn, tuple(w.shape[2:]), stride=stride, dilation=dilation, padding=padding,
+        output_padding=output_padding,
+    )  # fmt: skip
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= max(s, d):
             raise ValueError(
@@ -172,7 +194,7 @@ def _conv_transpose(
                 f"{stride} or dilation {dilation}"
             )
     # CPU: oneDNN's backward-data primitive (jtorch._ext); otherwise XLA
-    conv_t = _ext.conv_transpose_nd if _ext.use_onednn() else _xla_conv_transpose
+    conv_t = _ext.conv_transpose_nd if _on_onednn(x, w) else _xla_conv_transpose
     y = conv_t(x, w.astype(x.dtype), bias, stride, padding, output_padding, dilation, groups)
     return y[0] if unbatched else y
 
