@@ -231,3 +231,11 @@ def test_verify_checks_crcs_of_the_storages(tmp_path, capsys):
     assert main(["ckpt", "inspect", "--verify", str(tmp_path / "bad.pth")]) == 1
     assert "CRC-32" in capsys.readouterr().err
     assert main(["ckpt", "inspect", "--verify", str(tmp_path / "ok.pth")]) == 0
+
+
+def test_deeply_nested_containers_are_refused(tmp_path):
+    path = tmp_path / "deep.pth"
+    _write_pth(path, _raw_pickle(b"]" * 100_000 + b"a" * 99_999))  # 100 000 nested lists
+    with pytest.raises(CheckpointError, match="too deeply") as err:
+        jtorch.load(path)
+    assert str(path) in str(err.value)
