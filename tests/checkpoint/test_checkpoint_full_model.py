@@ -59,6 +59,9 @@ def test_full_model_after_surgery_reloads_in_a_fresh_process(tmp_path, models_mo
     np.save(tmp_path / "y.npy", np.asarray(model(jnp.asarray(x))))
     (tmp_path / "repr.txt").write_text(repr(model))
     jtorch.save(model, tmp_path / "model_full")
+    from jtorch.vision import models
+
+    jtorch.save(models.lenet(), tmp_path / "lenet_full")
 
     # in this process
     loaded = jtorch.load(tmp_path / "model_full")
@@ -76,6 +79,8 @@ model = jtorch.load("model_full", map_location="cpu")
 assert repr(model) == open("repr.txt").read(), repr(model)
 y = np.asarray(model(jnp.asarray(np.load("x.npy"))))
 assert np.array_equal(y, np.load("y.npy")), abs(y - np.load("y.npy")).max()
+# jtorch's own classes load without the program importing their module
+assert type(jtorch.load("lenet_full")).__name__ == "LeNet"
 print("ok")
 """
     done = python(code, cwd=str(tmp_path))

@@ -71,6 +71,12 @@ def payload_dir(tmp_path, monkeypatch):
 ATTACKS = [
     ("class of a module never imported", _set_class("this:Linear"), "this", "is not imported"),
     ("class shipped next to the file", _set_class("ckdir.payload:Net"), "ckdir", "trusted="),
+    (
+        "jtorch module that runs code",
+        _set_class("jtorch.__main__:Net"),
+        "jtorch.__main__",
+        "not imp",
+    ),
     ("class path through attributes", _set_class("jtorch.nn:modules.Linear"), None, "module-level"),
     ("re-exported name", _set_class("jtorch.nn:Linear"), None, "refers to"),
     ("not a Module", _set_class("subprocess:Popen"), None, "not a jtorch.nn.Module"),

@@ -46,9 +46,9 @@ def _write_pth(path, pickled, storages=(), compress=False):
             zf.writestr(record.name, bytes(memoryview(record.data)))
 
 
-def _crafted(path, make):
-    """Write `make(storage)` (a tree holding _CraftedTensors) over a 4-float storage."""
-    storage = torch_pth._Storage("0", np.arange(4, dtype=np.float32))
+def _crafted(path, make, elements=4):
+    """Write `make(storage)` (a tree holding _CraftedTensors) over a storage of floats."""
+    storage = torch_pth._Storage("0", np.arange(elements, dtype=np.float32))
     buffer = io.BytesIO()
     torch_pth._Pickler(buffer, protocol=2).dump(make(storage))
     _write_pth(path, buffer.getvalue(), [storage])
@@ -94,9 +94,13 @@ def test_tensor_outside_or_amplifying_its_storage_is_refused(tmp_path, what, arg
 
 
 def test_many_aliases_of_one_storage_are_bounded_over_the_whole_file(tmp_path):
-    path = _crafted(
-        tmp_path / "t.pth", lambda s: [_CraftedTensor(s, 0, (4,), (1,)) for _ in range(80_000)]
-    )
+    """100 full views of a 1 MiB storage: each is in bounds, together they are 100x."""
+    n = 1 << 18
+
+    def views(storage):
+        return [_CraftedTensor(storage, 0, (n,), (1,)) for _ in range(100)]
+
+    path = _crafted(tmp_path / "t.pth", views, elements=n)
     with pytest.raises(CheckpointError, match="more than 64x"):
         jtorch.load(path)
 
@@ -227,3 +231,11 @@ def test_verify_checks_crcs_of_the_storages(tmp_path, capsys):
     assert main(["ckpt", "inspect", "--verify", str(tmp_path / "bad.pth")]) == 1
     assert "CRC-32" in capsys.readouterr().err
     assert main(["ckpt", "inspect", "--verify", str(tmp_path / "ok.pth")]) == 0
+
+
+def test_deeply_nested_containers_are_refused(tmp_path):
+    path = tmp_path / "deep.pth"
+    _write_pth(path, _raw_pickle(b"]" * 100_000 + b"a" * 99_999))  # 100 000 nested lists
+    with pytest.raises(CheckpointError, match="too deeply") as err:
+        jtorch.load(path)
+    assert str(path) in str(err.value)

@@ -23,8 +23,10 @@ from jtorch._backend.layout import activations_channels_last
 __all__ = ["conv_nd", "conv_transpose_nd", "channel_moments", "channel_grad_sums"]
 
 
-def _float32(*arrays: Any) -> bool:
-    return all(a is None or jnp.asarray(a).dtype == jnp.float32 for a in arrays)
+def _onednn_operands(x: jax.Array, w: jax.Array, b: Any) -> bool:
+    """float32 and non-empty (XLA handles empty convolutions, oneDNN refuses them)."""
+    arrays = (x, w) if b is None else (x, w, jnp.asarray(b))
+    return all(a.dtype == jnp.float32 for a in arrays) and x.size > 0 and w.size > 0
 
 
 def conv_nd(x, w, b, stride, padding, dilation, groups, *, relu=False, portable: Callable):
@@ -35,7 +37,7 @@ def conv_nd(x, w, b, stride, padding, dilation, groups, *, relu=False, portable:
     def general(x, w, b):
         return portable(x, w, b, stride, padding, dilation, groups, relu)
 
-    if not (native.enabled() and _float32(x, w, b)):
+    if not (native.enabled() and _onednn_operands(x, w, b)):
         return general(x, w, b)
 
     def cpu(x, w, b):
@@ -55,7 +57,7 @@ def conv_transpose_nd(
     def general(x, w, b):
         return portable(x, w, b, *args)
 
-    if not (native.enabled() and _float32(x, w, b)):
+    if not (native.enabled() and _onednn_operands(x, w, b)):
         return general(x, w, b)
 
     def cpu(x, w, b):

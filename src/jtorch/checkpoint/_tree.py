@@ -158,7 +158,7 @@ class Decoder:
             return self.decode(node)
         except CheckpointError as err:
             raise CheckpointError(f"jtorch.load: {source}: {err}") from err
-        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as err:
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError) as err:
             raise CheckpointError(
                 f"jtorch.load: {source}: malformed checkpoint structure ({type(err).__name__}: "
                 f"{err})"

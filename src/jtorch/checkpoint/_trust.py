@@ -4,8 +4,8 @@ class or function without running anything the file chooses.
 A checkpoint is untrusted input, so resolving a name never imports a module the file names. A name
 resolves only when
 
-- its module is already imported (`sys.modules`, which includes `__main__`), is part of jtorch
-  itself (jtorch's own code, imported on demand), or was trusted explicitly by the caller
+- its module is already imported (`sys.modules`, which includes `__main__`), is a public module
+  of jtorch itself (jtorch's own code, imported on demand), or was trusted explicitly by the caller
   (`jtorch.load(path, trusted=["my_models"])`); and
 - the qualname is a single identifier, read from the module's own namespace (`vars(module)`, so
   no `__getattr__` hook runs and no attribute chain leads into another module); and
@@ -145,7 +145,10 @@ class Trust:
 
     def _lookup(self, module: str, qualname: str, what: str) -> Any:
         mod = sys.modules.get(module)
-        if mod is None and (module in self.modules or module.split(".")[0] == "jtorch"):
+        parts = module.split(".")
+        # jtorch's own public modules may be imported (never `__main__` or private ones)
+        own = parts[0] == "jtorch" and not any(p.startswith("_") for p in parts)
+        if mod is None and (module in self.modules or own):
             try:
                 mod = importlib.import_module(module)
             except ImportError:

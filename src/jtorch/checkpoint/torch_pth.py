@@ -277,8 +277,13 @@ class _Reader:
                 f"{self.storage_bytes} bytes of storage (more than {_MAX_AMPLIFICATION}x, e.g. a "
                 "stride-0 broadcast; refused)"
             )
-        contiguous = tuple(int(np.prod(size[i + 1 :])) for i in range(len(size)))
-        if stride == contiguous:  # the common case: no strided copy (device_put copies once)
+        contiguous, step = [], 1
+        for n in reversed(size):
+            contiguous.append(step)
+            step *= n
+        if stride == tuple(
+            reversed(contiguous)
+        ):  # the common case: no strided copy (device_put copies once)
             return _LoadedTensor(array[offset : offset + count].reshape(size))
         item = array.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
@@ -383,6 +388,8 @@ def load_pth(path: str | os.PathLike, target: Any, verify: bool = False) -> Any:
             return _to_jax(result, target)
     except CheckpointError:
         raise
+    except RecursionError as err:
+        raise CheckpointError(f"jtorch.load: {path} nests containers too deeply") from err
     except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError, struct.error) as err:
         raise CheckpointError(f"jtorch.load: {path} is damaged: {err}") from err
 

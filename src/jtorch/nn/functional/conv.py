@@ -63,6 +63,18 @@ def _operands(
     return x, unbatched, w
 
 
+def _check_geometry(fn: str, kernel: tuple, **arguments: tuple) -> None:
+    """Kernel sizes >= 1, `stride`/`dilation` >= 1, paddings >= 0, checked before any oneDNN call
+    (which would fail with an opaque error, or divide by zero)."""
+    if any(k < 1 for k in kernel):
+        raise ValueError(f"{fn}: `weight` has a zero-size kernel {kernel}, expected sizes >= 1")
+    for name, values in arguments.items():
+        minimum = 1 if name in ("stride", "dilation") else 0
+        if any(isinstance(v, bool) or not hasattr(type(v), "__index__") or v < minimum
+               for v in values):  # fmt: skip
+            raise ValueError(f"{fn}: `{name}` must be integers >= {minimum}, got {values!r}")
+
+
 def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
     """torch's padding='same': total d·(k−1), the odd element on the right."""
     pads = []
@@ -108,6 +120,7 @@ def _conv(
             )
     else:
         pads = [(p, p) for p in _ntuple(padding, n, "padding")]
+    _check_geometry(fn, kernel, stride=stride, dilation=dilation, padding=tuple(p for p, _ in pads))
     for size, k, d, (lo, hi) in zip(x.shape[2:], kernel, dilation, pads):
         if size + lo + hi < d * (k - 1) + 1:
             raise ValueError(
@@ -167,6 +180,10 @@ def _conv_transpose(
     padding = _ntuple(padding, n, "padding")
     output_padding = _ntuple(output_padding, n, "output_padding")
     dilation = _ntuple(dilation, n, "dilation")
+    _check_geometry(
+        fn, tuple(w.shape[2:]), stride=stride, dilation=dilation, padding=padding,
+        output_padding=output_padding,
+    )  # fmt: skip
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= max(s, d):
             raise ValueError(

@@ -14,6 +14,7 @@ from jtorch.nn import functional as F
 from jtorch.nn import init
 from jtorch.nn.functional._utils import _ntuple
 from jtorch.nn.module import Module, Parameter
+from jtorch.nn.modules._args import check_int, check_ints
 
 __all__ = [
     "Conv1d",
@@ -57,11 +58,19 @@ class _ConvNd(Module):
     ):
         super().__init__()
         n, name = self._n, type(self).__name__
-        kernel_size = _ntuple(kernel_size, n, "kernel_size")
-        stride = _ntuple(stride, n, "stride")
-        dilation = _ntuple(dilation, n, "dilation")
+        in_channels = check_int(name, "in_channels", in_channels, 0)
+        out_channels = check_int(name, "out_channels", out_channels, 0)
+        kernel_size = check_ints(name, "kernel_size", _ntuple(kernel_size, n, "kernel_size"), 1)
+        stride = check_ints(name, "stride", _ntuple(stride, n, "stride"), 1)
+        dilation = check_ints(name, "dilation", _ntuple(dilation, n, "dilation"), 1)
         output_padding = _ntuple(output_padding, n, "output_padding")
-        if not isinstance(groups, int) or groups <= 0:
+        output_padding = check_ints(name, "output_padding", output_padding, 0)
+        if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation)):
+            raise ValueError(
+                f"{name}: `output_padding`={output_padding} must be smaller than either stride "
+                f"{stride} or dilation {dilation}"
+            )
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
             raise ValueError(f"{name}: `groups` must be a positive integer, got {groups!r}")
         if in_channels % groups:
             raise ValueError(
@@ -82,7 +91,7 @@ class _ConvNd(Module):
                     f"(stride={stride}, expected all 1)"
                 )
         else:
-            padding = _ntuple(padding, n, "padding")
+            padding = check_ints(name, "padding", _ntuple(padding, n, "padding"), 0)
         if padding_mode not in _PADDING_MODES:
             raise ValueError(
                 f"{name}: `padding_mode` must be one of {_PADDING_MODES}, got {padding_mode!r}"

@@ -13,6 +13,7 @@ from jtorch import _random
 from jtorch.nn import functional as F
 from jtorch.nn import init
 from jtorch.nn.module import Module, Parameter
+from jtorch.nn.modules._args import check_int
 
 __all__ = ["Identity", "Linear", "Bilinear"]
 
@@ -44,6 +45,8 @@ class Linear(Module):
         rngs: nnx.Rngs | None = None,
     ):
         super().__init__()
+        in_features = check_int("Linear", "in_features", in_features, 0)
+        out_features = check_int("Linear", "out_features", out_features, 0)
         self.in_features = in_features
         self.out_features = out_features
         dtype = jnp.float32 if dtype is None else dtype
@@ -93,6 +96,9 @@ class Bilinear(Module):
         rngs: nnx.Rngs | None = None,
     ):
         super().__init__()
+        in1_features = check_int("Bilinear", "in1_features", in1_features, 0)
+        in2_features = check_int("Bilinear", "in2_features", in2_features, 0)
+        out_features = check_int("Bilinear", "out_features", out_features, 0)
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features

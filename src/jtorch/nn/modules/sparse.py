@@ -12,6 +12,7 @@ from jtorch import _random
 from jtorch.nn import functional as F
 from jtorch.nn import init
 from jtorch.nn.module import Module, Parameter, _to_jax
+from jtorch.nn.modules._args import check_int
 
 __all__ = ["Embedding", "EmbeddingBag"]
 
@@ -105,6 +106,8 @@ class Embedding(Module):
         rngs: nnx.Rngs | None = None,
     ):
         super().__init__()
+        num_embeddings = check_int("Embedding", "num_embeddings", num_embeddings, 0)
+        embedding_dim = check_int("Embedding", "embedding_dim", embedding_dim, 0)
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = _normalise_padding_idx(padding_idx, num_embeddings)
@@ -190,6 +193,8 @@ class EmbeddingBag(Module):
         super().__init__()
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"EmbeddingBag: `mode` must be 'sum', 'mean' or 'max', got {mode!r}")
+        num_embeddings = check_int("EmbeddingBag", "num_embeddings", num_embeddings, 0)
+        embedding_dim = check_int("EmbeddingBag", "embedding_dim", embedding_dim, 0)
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.max_norm = max_norm
