@@ -47,7 +47,7 @@ _EAGER_COMPILED_FAMILIES = frozenset(
     f"jtorch.nn.modules.{name}"
     for name in ("rnn", "conv", "linear", "normalization", "attention", "transformer", "pooling")
 )
-_EAGER_CACHE_ENTRIES = 64  # modules per class kept compiled-ready (least recently used first out)
+_EAGER_CACHE_ENTRIES = 64  # modules per class kept ready (and alive), least recently used out first
 _compiled_forwards: dict[type, Callable] = {}
 
 
