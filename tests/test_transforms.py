@@ -184,7 +184,6 @@ def test_donated_step_accepts_variables_sharing_one_array():
 # (name, layer, input shape): built-in layers whose eager calls run a cached compiled program
 EAGER_CASES = [
     ("LSTM", lambda: nn.LSTM(3, 4, num_layers=2), (5, 2, 3)),
-    ("GRU", lambda: nn.GRU(3, 4, batch_first=True), (2, 5, 3)),
     ("Linear", lambda: nn.Linear(3, 4), (2, 3)),
     ("Conv2d", lambda: nn.Conv2d(2, 3, 3, padding=1), (1, 2, 5, 5)),
     ("BatchNorm1d", lambda: nn.BatchNorm1d(3), (4, 3)),  # train mode: statistics written back

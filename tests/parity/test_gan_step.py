@@ -127,8 +127,9 @@ def test_dcgan_step_matches_torch():
 
 def test_closure_captured_module_that_changes_names_it():
     """G used inside D's loss without being an argument: an error naming G, not NNX's."""
-    jG, jD = generator(jtorch), discriminator(jtorch)
-    noise = jnp.zeros((2, NZ, 1, 1))
+    jG = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    jD = nn.Linear(3, 1)
+    noise = jnp.ones((4, 2))
 
     def d_loss(D):
         return jnp.sum(D(jG(noise)))

@@ -49,7 +49,7 @@ _EAGER_COMPILED_FAMILIES = frozenset(
     f"jtorch.nn.modules.{name}"
     for name in ("rnn", "conv", "linear", "normalization", "attention", "transformer", "pooling")
 )
-_EAGER_CACHE_ENTRIES = 64  # modules per class kept compiled-ready (least recently used first out)
+_EAGER_CACHE_ENTRIES = 64  # modules per class kept ready (and alive), least recently used out first
 _compiled_forwards: dict[type, Callable] = {}
 
 
@@ -75,17 +75,29 @@ def _signature(value: Any) -> Any:
 _NOT_COMPILABLE = object()
 
 
-def _should_compile(module: Module, args: tuple, kwargs: dict) -> bool:
-    """Compile this eager call when no trace is running (no argument and none of the module's
-    own arrays is a tracer), every argument is an array, a tuple of arrays or a flag, and the
-    same call (module, structure, shapes, dtypes) was seen before: a one-off call (a shape probe,
-    a test) runs op by op instead of paying a compilation."""
+def _first_parameter(module: Module) -> Parameter | None:
+    """The module's first parameter (its own, else its first child's, depth first): inside `jit`
+    or `grad` every parameter of a module being differentiated or compiled is a tracer."""
     for name in module._jt_params:
         param = vars(module).get(name)
         if param is not None:
-            if isinstance(param.get_raw_value(), jax.core.Tracer):
-                return False
-            break
+            return param
+    for name in module._jt_modules:
+        child = vars(module).get(name)
+        found = None if child is None else _first_parameter(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _should_compile(module: Module, args: tuple, kwargs: dict) -> bool:
+    """Compile this eager call when no trace is running (neither an argument nor the module's
+    first parameter is a tracer), every argument is an array, a tuple of arrays or a flag, and the
+    same call (module, structure, shapes, dtypes) was seen before: a one-off call (a shape probe,
+    a test) runs op by op instead of paying a compilation."""
+    param = _first_parameter(module)
+    if param is not None and isinstance(param.get_raw_value(), jax.core.Tracer):
+        return False
     sig = _signature(args)
     kw = tuple(sorted((k, _signature(v)) for k, v in kwargs.items()))
     flat = jax.tree.leaves((sig, kw), is_leaf=lambda x: x is _NOT_COMPILABLE)
