@@ -124,13 +124,6 @@ def test_ported_examples_change_only_imports_and_the_step():
             assert re.search(r"^import jtorch as torch$", text, re.M), path.name
 
 
-def test_port_runs_end_to_end(capsys):
-    """The mnist port's own main(): one dry-run epoch on Digits, training and test printed."""
-    _port("mnist").main(["--epochs", "1", "--dry-run", "--test-batch-size", "400"])
-    out = capsys.readouterr().out
-    assert "Train Epoch: 1" in out and "Test set: Average loss" in out
-
-
 def test_regression_matches_torch():
     """regression/main.py: make_features/f on the same random x, then 20 steps of smooth-L1 with
     the original's manual update `param.data.add_(-0.1 * param.grad)` vs the port's SGD(lr=0.1).
