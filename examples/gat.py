@@ -8,8 +8,8 @@ data (`load_cora` builds the synthetic graph with a dense adjacency instead of r
 sparse tensors, the download block goes, and the split permutation comes from numpy because
 `randperm` is not in jtorch yet: 1 line); `main(argv=None)` instead of the `__main__` block (2
 lines). `F.dropout` inside the model needs a key in training mode, so train with
-`--dropout-p 0` until F.dropout draws from the global generator. Lines changed beyond imports
-and the step: 0 (1 for randperm, 2 for test access, the data loader).
+`--dropout-p 0` until F.dropout draws from the global generator.
+Lines changed beyond imports and the step: 1 (randperm; 2 for test access, the data loader).
 
 Run: python examples/gat.py --dropout-p 0 --epochs 20 --hidden-dim 16 --num-heads 2
 """
