@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     results["jit call"] = t["torch"] / t["jnp"]
     print(
         f"jit trace+lower, 40 ops: torch methods {trace_s['torch methods'] * 1e3:.1f} ms, "
-        f"jnp {trace_s['jnp'] * 1e3:.1f} ms (ratio {results['jit compile']:.2f})"
+        f"jnp {trace_s['jnp'] * 1e3:.1f} ms (ratio {results['jit trace']:.2f})"
     )
     print(
         f"jit call: torch methods {t['torch'] * 1e6:.1f} µs, jnp {t['jnp'] * 1e6:.1f} µs "

@@ -162,11 +162,15 @@ conv1_bias_grad = net.conv1.bias.grad
 loss = (out * v).sum()
 """,
     ported_train="""
-def vjp(net):
-    return (net(input) * v).sum()
+@jtorch.jit
+def backward_step(net, input, v):
+    def vjp(net):
+        out = net(input)
+        return (out * v).sum(), out
+    (loss, out), grads = jtorch.value_and_grad(vjp, has_aux=True)(net)
+    return loss, out, grads
 
-loss, grads = jtorch.value_and_grad(vjp)(net)
-out = net(input)
+loss, out, grads = backward_step(net, input, v)
 conv1_bias_grad = grads['conv1.bias']
 """,
     after="""

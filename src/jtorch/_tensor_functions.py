@@ -797,9 +797,12 @@ def empty_like(input: Any, *, dtype: Any = None, device: Any = None) -> jax.Arra
 
 
 @_torch_function
-def empty(*size: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """Differs from torch: filled with zeros (JAX has no uninitialised arrays)."""
-    return jnp.zeros(_sizes(size, "empty"), _float_dtype(dtype))
+def empty(*args: Any, size: Any = None, dtype: Any = None, device: Any = None) -> jax.Array:
+    """`empty(2, 3)`, `empty((2, 3))` or `empty(size=(2, 3))`.
+
+    Differs from torch: filled with zeros (JAX has no uninitialised arrays).
+    """
+    return jnp.zeros(_sizes(args if size is None else (size,), "empty"), _float_dtype(dtype))
 
 
 @_torch_function

@@ -51,6 +51,9 @@ class _SizeInt(int):
         self._shape = shape
         return self
 
+    def __reduce__(self) -> tuple:
+        return int, (int(self),)  # copies and pickles are plain ints
+
     def __call__(self, dim: int | None = None) -> Any:
         if dim is None:
             return Size(self._shape)
@@ -370,6 +373,8 @@ def _missing_hint(obj: Any, name: str) -> str | None:
 
 def _getattr_with_hint(original: Callable | None) -> Callable:
     def __getattr__(self: Any, name: str) -> Any:
+        if name.startswith("__") and original is None:  # JAX's own probes (`__jax_array__`, ...)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         if original is not None:
             try:
                 return original(self, name)

@@ -132,6 +132,7 @@ CASES = [
     ("full_like", lambda L, x: L.full_like(x, 2.5), [(3, 4)], F, False),
     ("empty_like_shape", lambda L, x: L.empty_like(x).shape == x.shape, [(3, 4)], F, False),
     ("empty_shape", lambda L, x: tuple(L.empty(2, 3).shape), [(1,)], F, False),
+    ("empty_size_kw", lambda L, x: tuple(L.empty(size=(2, 3)).shape), [(1,)], F, False),
     ("eye", lambda L, x: L.eye(3, 4), [(1,)], F, False),
     ("linspace", lambda L, x: L.linspace(-1, 2, 7), [(1,)], F, False),
     ("logspace", lambda L, x: L.logspace(0, 2, 5, base=2.0), [(1,)], F, False),

@@ -8,6 +8,9 @@ a method call JAX accepts and the `jnp` function it means; results must be ident
 values, dtype and shape), so code that does not use jtorch computes what it did before.
 """
 
+import copy
+import pickle
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -213,6 +216,7 @@ def test_size_is_an_int_and_callable():
     assert isinstance(x.size, int) and x.size == 6 and np.zeros(x.size).shape == (6,)
     assert x.size() == jtorch.Size([2, 3]) and repr(x.size()) == "torch.Size([2, 3])"
     assert x.size(-1) == 3 and jax.jit(lambda y: jnp.zeros(y.size(1)))(x).shape == (3,)
+    assert type(copy.deepcopy(x.size)) is int and pickle.loads(pickle.dumps(x.size)) == 6
 
 
 def test_patching_reaches_every_array_class():
