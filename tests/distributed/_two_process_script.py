@@ -13,11 +13,12 @@ import numpy as np
 
 
 def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
-    """DDP + SyncBatchNorm + Adam on fixed batches of 8; this rank feeds rows of its share.
-    Returns the losses and the DDP model."""
+    """DDP + SyncBatchNorm + Adam on fixed batches of 8, each rank loading its share through a
+    DistributedSampler. Returns the losses and the DDP model."""
     import jtorch
     import jtorch.distributed as dist
     from jtorch import nn, optim
+    from jtorch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
     jtorch.manual_seed(0)
     # no bias before the BatchNorm: its gradient is rounding noise, which Adam would amplify
@@ -35,12 +36,18 @@ def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
         return loss
 
     rng = np.random.default_rng(0)
+    x = rng.standard_normal((8 * steps, 6), dtype=np.float32)
+    y = rng.integers(0, 3, 8 * steps).astype(np.int32)
+    dataset = TensorDataset(x, y)
+    # each rank loads its rows (rank, rank + world, ...); batches of 8 in all, split over the mesh
+    sampler = DistributedSampler(dataset, shuffle=False)
+    assert (sampler.rank, sampler.num_replicas) == (rank, world)
+    loader = DataLoader(
+        dataset, batch_size=8 // world, sampler=sampler, sharding=dist.batch_sharding(model.mesh)
+    )
     losses = []
-    for _ in range(steps):
-        x = rng.standard_normal((8, 6), dtype=np.float32)
-        y = rng.integers(0, 3, 8).astype(np.int32)
-        part = slice(rank * 8 // world, (rank + 1) * 8 // world)
-        xs, ys = dist.shard_batch((x[part], y[part]))
+    for xs, ys in loader:
+        assert xs.shape == (8, 6), xs.shape  # the global batch
         losses.append(float(train_step(model, optimizer, xs, ys)))
     return losses, model
 
