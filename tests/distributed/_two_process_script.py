@@ -68,8 +68,21 @@ def main() -> None:
     if args.save:
         dcp.save(model.module.state_dict(), args.save)
     total = dist.all_reduce(np.float32(rank + 1))
+    largest = dist.all_reduce(np.float32(rank + 1), dist.ReduceOp.MAX)
+    from_one = dist.broadcast(np.arange(3, dtype=np.int32) * (rank + 1), src=1)
+    gathered = [None] * world
+    dist.all_gather(gathered, np.full((2,), rank, np.int32))
+    dist.barrier()
     if rank == 0:
-        print(json.dumps({"losses": losses, "world": world, "rank_sum": float(total)}), flush=True)
+        result = {
+            "losses": losses,
+            "world": world,
+            "rank_sum": float(total),
+            "rank_max": float(largest),
+            "broadcast_from_1": np.asarray(from_one).tolist(),
+            "all_gather": [np.asarray(g).tolist() for g in gathered],
+        }
+        print(json.dumps(result), flush=True)
     dist.destroy_process_group()
 
 

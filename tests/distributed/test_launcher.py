@@ -43,7 +43,10 @@ def test_two_ranks_train_like_one_process(tmp_path):
     ckpt = tmp_path / "two_ranks"
     double = _result(_run([*CLI, "run", "--nproc-per-node", "2", str(SCRIPT), "--save", str(ckpt)]))
     assert double["world"] == 2
-    assert double["rank_sum"] == 3.0  # all_reduce of rank + 1 over ranks 0 and 1
+    # collectives outside the step, of rank + 1 (or rank) on ranks 0 and 1
+    assert (double["rank_sum"], double["rank_max"]) == (3.0, 2.0)
+    assert double["broadcast_from_1"] == [0, 2, 4]
+    assert double["all_gather"] == [[0, 0], [1, 1]]
     losses, model = train(0, 1)  # here: one process, one device
     assert double["losses"] == pytest.approx(losses, rel=RTOL)
     expected = model.module.state_dict()
