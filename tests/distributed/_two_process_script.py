@@ -22,8 +22,9 @@ def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
 
     jtorch.manual_seed(0)
     # no bias before the BatchNorm: its gradient is rounding noise, which Adam would amplify
+    # Dropout(0): its RNG state is replicated over the processes too
     model = nn.Sequential(
-        nn.Linear(6, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)
+        nn.Linear(6, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.0), nn.Linear(8, 3)
     )
     model = dist.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(model))
     optimizer = optim.Adam(model.parameters(), lr=0.01)
