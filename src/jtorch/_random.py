@@ -10,25 +10,25 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
-_DEFAULT_SEED = 0
-# Created on first use, not at import: making keys starts JAX's backend, and
-# `jtorch.distributed.init_process_group` must run before that.
+# The generator is created on first use, not at import or in `manual_seed`: making keys starts
+# JAX's backend, and `jtorch.distributed.init_process_group` must run before that.
+_seed = 0
 _default_rngs: nnx.Rngs | None = None
 
 
 def manual_seed(seed: int) -> None:
     """Seed the global default RNG (torch.manual_seed); returns None."""
-    global _default_rngs
+    global _default_rngs, _seed
     if not isinstance(seed, int):
         raise TypeError(f"manual_seed: `seed` must be an int, got {type(seed).__name__}")
-    _default_rngs = nnx.Rngs(seed)
+    _seed, _default_rngs = seed, None
 
 
 def initial_seed_rngs() -> nnx.Rngs:
     """The global `nnx.Rngs` (read it, don't keep it: `manual_seed` replaces it)."""
     global _default_rngs
     if _default_rngs is None:
-        _default_rngs = nnx.Rngs(_DEFAULT_SEED)
+        _default_rngs = nnx.Rngs(_seed)
     return _default_rngs
 
 

@@ -60,9 +60,11 @@ def main() -> None:
     args = parser.parse_args()
     if int(os.environ.get("RANK", "0")) == args.fail_rank:
         raise RuntimeError(f"rank {args.fail_rank} fails on purpose")
+    import jtorch
     import jtorch.distributed as dist
     from jtorch.distributed import checkpoint as dcp
 
+    jtorch.manual_seed(0)  # seeding before joining the group starts nothing
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     losses, model = train(rank, world)
