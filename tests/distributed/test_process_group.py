@@ -39,3 +39,16 @@ def test_uninitialised_group_is_refused():
     for fn in (dist.get_rank, dist.get_world_size, dist.barrier, dist.destroy_process_group):
         with pytest.raises(ValueError, match="has not been initialized"):
             fn()
+
+
+def test_checkpoint_with_other_keys_is_refused(tmp_path):
+    """`checkpoint.load` names the keys that differ from the given state_dict."""
+    import jax.numpy as jnp
+
+    from jtorch.distributed import checkpoint as dcp
+
+    dcp.save({"a": jnp.ones(3), "b": jnp.zeros(2)}, tmp_path / "ckpt")
+    with pytest.raises(ValueError, match=r"missing keys \['c'\], unexpected keys \['b'\]"):
+        dcp.load({"a": jnp.ones(3), "c": jnp.zeros(2)}, tmp_path / "ckpt")
+    with pytest.raises(TypeError, match=r"\['a'\] is a str, expected an array"):
+        dcp.save({"a": "text"}, tmp_path / "other")
