@@ -6,6 +6,7 @@ JAX's device count is fixed when its backend starts, so these run in a fresh int
 
 import copy
 import functools
+import json
 import os
 import sys
 import traceback
@@ -272,6 +273,23 @@ def check_checkpoint_across_device_counts():
         assert v.sharding == everywhere, (k, v.sharding)
         close(v, model.state_dict()[k], k, 0, 0)
     np.savez(root / "four.npz", **{k: np.asarray(v) for k, v in model.state_dict().items()})
+
+
+def check_cli_train_devices():
+    """`jtorch train --devices 4` (DDP over the 4 devices) trains like `jtorch train`."""
+    from jtorch.cli import main
+
+    root = Path(os.environ["JTORCH_TEST_CKPT_DIR"])
+    args = ["train", "--model", "mlp", "--epochs", "1", "--limit", "200", "--augment", "0"]
+    args += ["--quiet", "--output-dir", str(root)]
+    histories = []
+    for devices in ("1", "4"):
+        assert main([*args, "--devices", devices, "--name", f"devices{devices}"]) == 0
+        summary = json.loads((root / f"devices{devices}" / "history.json").read_text())
+        histories.append(summary["history"])
+    one, four = histories
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        close(four[key], one[key], key)
 
 
 def check_compiled_step_all_reduces():

@@ -13,16 +13,18 @@ import numpy as np
 
 
 def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
-    """DDP + SyncBatchNorm + Adam on fixed batches of 8; this rank feeds rows of its share.
-    Returns the losses and the DDP model."""
+    """DDP + SyncBatchNorm + Adam on fixed batches of 8, each rank loading its share through a
+    DistributedSampler. Returns the losses and the DDP model."""
     import jtorch
     import jtorch.distributed as dist
     from jtorch import nn, optim
+    from jtorch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
     jtorch.manual_seed(0)
     # no bias before the BatchNorm: its gradient is rounding noise, which Adam would amplify
+    # Dropout(0): its RNG state is replicated over the processes too
     model = nn.Sequential(
-        nn.Linear(6, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)
+        nn.Linear(6, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.0), nn.Linear(8, 3)
     )
     model = dist.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(model))
     optimizer = optim.Adam(model.parameters(), lr=0.01)
@@ -35,12 +37,18 @@ def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
         return loss
 
     rng = np.random.default_rng(0)
+    x = rng.standard_normal((8 * steps, 6), dtype=np.float32)
+    y = rng.integers(0, 3, 8 * steps).astype(np.int32)
+    dataset = TensorDataset(x, y)
+    # each rank loads its rows (rank, rank + world, ...); batches of 8 in all, split over the mesh
+    sampler = DistributedSampler(dataset, shuffle=False)
+    assert (sampler.rank, sampler.num_replicas) == (rank, world)
+    loader = DataLoader(
+        dataset, batch_size=8 // world, sampler=sampler, sharding=dist.batch_sharding(model.mesh)
+    )
     losses = []
-    for _ in range(steps):
-        x = rng.standard_normal((8, 6), dtype=np.float32)
-        y = rng.integers(0, 3, 8).astype(np.int32)
-        part = slice(rank * 8 // world, (rank + 1) * 8 // world)
-        xs, ys = dist.shard_batch((x[part], y[part]))
+    for xs, ys in loader:
+        assert xs.shape == (8, 6), xs.shape  # the global batch
         losses.append(float(train_step(model, optimizer, xs, ys)))
     return losses, model
 
@@ -52,17 +60,32 @@ def main() -> None:
     args = parser.parse_args()
     if int(os.environ.get("RANK", "0")) == args.fail_rank:
         raise RuntimeError(f"rank {args.fail_rank} fails on purpose")
+    import jtorch
     import jtorch.distributed as dist
     from jtorch.distributed import checkpoint as dcp
 
+    jtorch.manual_seed(0)  # seeding before joining the group starts nothing
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     losses, model = train(rank, world)
     if args.save:
         dcp.save(model.module.state_dict(), args.save)
     total = dist.all_reduce(np.float32(rank + 1))
+    largest = dist.all_reduce(np.float32(rank + 1), dist.ReduceOp.MAX)
+    from_one = dist.broadcast(np.arange(3, dtype=np.int32) * (rank + 1), src=1)
+    gathered = [None] * world
+    dist.all_gather(gathered, np.full((2,), rank, np.int32))
+    dist.barrier()
     if rank == 0:
-        print(json.dumps({"losses": losses, "world": world, "rank_sum": float(total)}), flush=True)
+        result = {
+            "losses": losses,
+            "world": world,
+            "rank_sum": float(total),
+            "rank_max": float(largest),
+            "broadcast_from_1": np.asarray(from_one).tolist(),
+            "all_gather": [np.asarray(g).tolist() for g in gathered],
+        }
+        print(json.dumps(result), flush=True)
     dist.destroy_process_group()
 
 

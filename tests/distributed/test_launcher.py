@@ -3,8 +3,10 @@ rank makes the launcher exit non-zero naming it. Each run is bounded by a timeou
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,10 @@ def test_two_ranks_train_like_one_process(tmp_path):
     ckpt = tmp_path / "two_ranks"
     double = _result(_run([*CLI, "run", "--nproc-per-node", "2", str(SCRIPT), "--save", str(ckpt)]))
     assert double["world"] == 2
-    assert double["rank_sum"] == 3.0  # all_reduce of rank + 1 over ranks 0 and 1
+    # collectives outside the step, of rank + 1 (or rank) on ranks 0 and 1
+    assert (double["rank_sum"], double["rank_max"]) == (3.0, 2.0)
+    assert double["broadcast_from_1"] == [0, 2, 4]
+    assert double["all_gather"] == [[0, 0], [1, 1]]
     losses, model = train(0, 1)  # here: one process, one device
     assert double["losses"] == pytest.approx(losses, rel=RTOL)
     expected = model.module.state_dict()
@@ -66,3 +71,40 @@ def test_failing_rank_is_named_and_stops_the_others():
 def test_bad_process_count_is_refused():
     with pytest.raises(ValueError, match="--nproc-per-node.*got 0"):
         launcher.launch(str(SCRIPT), nproc_per_node=0)
+
+
+SLEEPER = """
+import os, sys, time
+with open(os.path.join(sys.argv[1], os.environ["RANK"]), "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(120)
+"""
+
+
+def test_sigterm_reaches_every_rank(tmp_path):
+    """SIGTERM to the launcher is passed to both ranks; it exits with 128 + SIGTERM."""
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jtorch.distributed.run", "--nproc-per-node", "2", str(script)]
+        + [str(tmp_path)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid_files = [tmp_path / "0", tmp_path / "1"]
+        deadline = time.monotonic() + TIMEOUT_S
+        while not all(f.exists() and f.read_text() for f in pid_files):
+            assert proc.poll() is None and time.monotonic() < deadline, "ranks did not start"
+            time.sleep(0.1)
+        pids = [int(f.read_text()) for f in pid_files]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT_S) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -200,7 +200,10 @@ def _data_parallel_mesh(devices: int, batch_size: int) -> Any:
             f"--batch-size {batch_size} does not split over --devices {devices} "
             "(expected a multiple)"
         )
-    jax.config.update("jax_num_cpu_devices", devices)
+    try:
+        jax.config.update("jax_num_cpu_devices", devices)
+    except RuntimeError:  # JAX has started already (main() called in-process): use its devices
+        pass
     if jax.device_count() < devices:
         raise ValueError(f"--devices {devices}: only {jax.device_count()} devices available")
     from jtorch.distributed import data_mesh

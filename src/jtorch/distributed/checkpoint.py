@@ -62,6 +62,15 @@ def load(state_dict: Any, checkpoint_id: str | os.PathLike) -> Any:
         return jax.ShapeDtypeStruct(value.shape, np.dtype(value.dtype), sharding=sharding)
 
     with ocp.StandardCheckpointer() as checkpointer:
+        saved = checkpointer.metadata(path).item_metadata
+        if isinstance(target, dict):
+            saved_keys = set(dict(getattr(saved, "tree", saved)))
+            missing, unexpected = set(target) - saved_keys, saved_keys - set(target)
+            if missing or unexpected:
+                raise ValueError(
+                    f"load: the checkpoint at {path} does not match `state_dict`: missing keys "
+                    f"{sorted(missing)}, unexpected keys {sorted(unexpected)}"
+                )
         return checkpointer.restore(path, jax.tree.map(abstract, target))
 
 

@@ -52,9 +52,17 @@ def _replicate_module(module: Module, mesh: Mesh) -> None:
     variables = [v for _, v in nnx.iter_graph(module) if isinstance(v, nnx.Variable)]
     values = [v.get_value() for v in variables]
     if jax.process_count() > 1:
-        values = multihost_utils.broadcast_one_to_all(values)
+        # RNG keys are not summable; each rank's stream comes from the same seed anyway
+        numeric = [i for i, v in enumerate(values) if not _is_key(v)]
+        sent = multihost_utils.broadcast_one_to_all([values[i] for i in numeric])
+        for i, value in zip(numeric, sent):
+            values[i] = value
     for var, value in zip(variables, values):
         var.set_value(replicate(value, mesh))
+
+
+def _is_key(x: Any) -> bool:
+    return jax.dtypes.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key)
 
 
 def _is_batch_array(x: Any) -> bool:

@@ -41,6 +41,9 @@ def _global_array(value: Any, sharding: NamedSharding) -> jax.Array:
     """`value` (this process's part) as one array over the mesh."""
     if isinstance(value, jax.Array) and value.sharding == sharding:
         return value
+    if jax.dtypes.issubdtype(getattr(value, "dtype", None), jax.dtypes.prng_key):
+        data = _global_array(jax.random.key_data(value), sharding)  # RNG state: its raw words
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(value))
     if jax.process_count() == 1:
         return jax.device_put(value, sharding)
     return jax.make_array_from_process_local_data(sharding, np.asarray(value))

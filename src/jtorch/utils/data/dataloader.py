@@ -29,6 +29,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from jtorch.utils.data import _worker
 from jtorch.utils.data._rng import draw_seed
 from jtorch.utils.data.collate import _collate_numpy, _convert_numpy, _to_jax, default_collate
@@ -52,14 +54,37 @@ def _resolve_placement(device: Any, sharding: Any) -> Any:
     return resolve_device(device)
 
 
+def _spans_processes(placement: Any) -> bool:
+    """Whether `placement` is a sharding over devices of several processes."""
+    import jax
+
+    return isinstance(placement, jax.sharding.Sharding) and not placement.is_fully_addressable
+
+
+def _global_batch(data: Any, sharding: Any) -> Any:
+    """This process's batch as its part of one global array per leaf (split along dim 0 over
+    `sharding`), assembled by `jax.make_array_from_process_local_data`."""
+    import jax
+
+    def place(x: Any) -> Any:
+        x = _to_jax(x, None)
+        if isinstance(x, jax.Array):
+            return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+        return x
+
+    return jax.tree_util.tree_map(place, data)
+
+
 class DataLoader:
     """Iterate over `dataset` in batches (torch.utils.data.DataLoader).
 
     Keyword-only jtorch options: `device=` (a jtorch.device, 'cpu'/'cuda:0' or a jax.Device) or
     `sharding=` (a jax.sharding.Sharding) places every batch there, one batch ahead of the
-    consumer; `as_numpy=True` yields numpy batches; `worker_mode='thread'` uses threads instead
-    of processes. Differs from torch: batches are jax arrays (float64/int64 become float32/int32
-    unless x64 is on); `pin_memory` is accepted and ignored (device_put is already asynchronous).
+    consumer (a sharding over several processes' devices: each process's batch becomes its part
+    of the global batch, split along dim 0); `as_numpy=True` yields numpy batches;
+    `worker_mode='thread'` uses threads instead of processes. Differs from torch: batches are jax
+    arrays (float64/int64 become float32/int32 unless x64 is on); `pin_memory` is accepted and
+    ignored (device_put is already asynchronous).
     """
 
     def __init__(
@@ -212,6 +237,8 @@ class DataLoader:
     def _finish(self, data: Any) -> Any:
         if self.as_numpy:
             return data
+        if _spans_processes(self._placement):
+            return _global_batch(data, self._placement)
         return _to_jax(data, self._placement)
 
     def __iter__(self) -> Iterator:
