@@ -16,8 +16,8 @@ does not use jtorch computing exactly what it computed before:
 `jtorch.Size` and `x.size(0)` an int. Missing attributes (`.backward()`, `.grad`, in-place `add_`)
 raise `AttributeError` saying what to write instead; `hasattr` answers as before.
 
-This is the one module that names JAX's private array classes (`jax._src.array.ArrayImpl`,
-`jax._src.core.Tracer`); checked against jax/jaxlib 0.10.2. `tests/test_tensor_methods.py`
+JAX's concrete array class comes from `jtorch._backend.internals.jax_array_classes` (checked
+against jax/jaxlib 0.10.2). `tests/test_tensor_methods.py`
 fails loudly if the patching stops reaching either class.
 """
 
@@ -31,15 +31,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax._src import core as _jax_core
-from jax._src.array import ArrayImpl as _ArrayImpl
 
 from jtorch import _tensor_functions as tf
+from jtorch._backend import internals
 from jtorch._dtypes import Size, dtype_of, to_dtype
 
 __all__ = ["install", "ARRAY_CLASSES", "NEW_METHODS", "TORCH_FORM_METHODS"]
 
-ARRAY_CLASSES: tuple[type, ...] = (_ArrayImpl, _jax_core.Tracer)
+ARRAY_CLASSES: tuple[type, ...] = internals.jax_array_classes()
 _MARK = "_jtorch_torch_form"
 
 
@@ -91,14 +90,14 @@ def _to(self: Any, *args: Any, **kwargs: Any) -> jax.Array:
     if kwargs:
         raise TypeError(f"x.to(): unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
-        if isinstance(a, (jax.Array, _jax_core.Tracer)):
+        if isinstance(a, (jax.Array, jax.core.Tracer)):
             dtype = a.dtype
         elif isinstance(a, (str, jax.Device)) or type(a).__name__ == "device":
             device = a
         else:
             dtype = a
     out = self if dtype is None else self.astype(to_dtype(dtype))
-    if device is not None and not isinstance(self, _jax_core.Tracer):
+    if device is not None and not isinstance(self, jax.core.Tracer):
         from jtorch._device import to as _to_device
 
         out = _to_device(out, device)
@@ -214,7 +213,7 @@ NEW_METHODS["float"].__doc__ = "`x.float()`: cast to float32."
 
 
 def _is_cuda(self: Any) -> bool:
-    if isinstance(self, _jax_core.Tracer):
+    if isinstance(self, jax.core.Tracer):
         return False
     return builtins.any(d.platform == "gpu" for d in self.devices())
 
@@ -229,7 +228,7 @@ def _torch_kw(kwargs: dict) -> bool:
 
 
 def _is_array(a: Any) -> bool:
-    return isinstance(a, (jax.Array, _jax_core.Tracer, np.ndarray))
+    return isinstance(a, (jax.Array, jax.core.Tracer, np.ndarray))
 
 
 def _view_form(self: Any, args: tuple, kwargs: dict) -> bool:

@@ -14,6 +14,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 from flax import nnx
 
@@ -23,7 +24,17 @@ __all__ = [
     "blank_nnx_object",
     "is_nnx_bookkeeping",
     "on_orbax_commit",
+    "jax_array_classes",
 ]
+
+
+def jax_array_classes() -> tuple[type, ...]:
+    """JAX's concrete array class and its tracer class, which `jtorch._tensor_methods` extends
+    with torch's methods (no public name reaches the concrete class without making an array)."""
+    from jax._src.array import ArrayImpl
+
+    return (ArrayImpl, jax.core.Tracer)
+
 
 # --- flax.nnx.Variable: the array slot -----------------------------------------------------
 
