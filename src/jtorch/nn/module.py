@@ -53,10 +53,6 @@ _EAGER_CACHE_ENTRIES = 64  # modules per class kept ready (and alive), least rec
 _compiled_forwards: dict[type, Callable] = {}
 
 
-_seen_calls: set[tuple] = set()
-_MAX_SEEN_CALLS = 4096
-
-
 def _signature(value: Any) -> Any:
     """What a compiled forward is specialised on for one argument: (shape, dtype) of a concrete
     array, the value of a flag; `_NOT_COMPILABLE` for a tracer (a trace is running) or anything
@@ -92,24 +88,17 @@ def _first_parameter(module: Module) -> Parameter | None:
 
 def _should_compile(module: Module, args: tuple, kwargs: dict) -> bool:
     """Compile this eager call when no trace is running (neither an argument nor the module's
-    first parameter is a tracer), every argument is an array, a tuple of arrays or a flag, and the
-    same call (module, structure, shapes, dtypes) was seen before: a one-off call (a shape probe,
-    a test) runs op by op instead of paying a compilation."""
+    first parameter is a tracer) and every argument is an array, a tuple of arrays or a flag.
+    The first call compiles too: a compiled program and the same maths op by op can differ in
+    the last bit, and a module called twice on the same input must give the same bits."""
     param = _first_parameter(module)
     if param is not None and isinstance(param.get_raw_value(), jax.core.Tracer):
         return False
-    sig = _signature(args)
-    kw = tuple(sorted((k, _signature(v)) for k, v in kwargs.items()))
-    flat = jax.tree.leaves((sig, kw), is_leaf=lambda x: x is _NOT_COMPILABLE)
-    if any(x is _NOT_COMPILABLE for x in flat):
-        return False
-    key = (id(module), structure_epoch(), sig, kw)
-    if key in _seen_calls:
-        return True
-    if len(_seen_calls) >= _MAX_SEEN_CALLS:
-        _seen_calls.clear()
-    _seen_calls.add(key)
-    return False
+    flat = jax.tree.leaves(
+        (_signature(args), [_signature(v) for v in kwargs.values()]),
+        is_leaf=lambda x: x is _NOT_COMPILABLE,
+    )
+    return not any(x is _NOT_COMPILABLE for x in flat)
 
 
 def _compiled_forward(cls: type) -> Callable:
