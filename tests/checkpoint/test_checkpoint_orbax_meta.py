@@ -73,3 +73,45 @@ def test_valid_empty_arrays_load(tmp_path):
     jtorch.save({"w": jnp.ones(3), "e": jnp.zeros((0, 2), jnp.bfloat16)}, tmp_path / "ck")
     out = jtorch.load(tmp_path / "ck")
     assert out["e"].shape == (0, 2) and out["e"].dtype == jnp.bfloat16
+
+
+def _set_zarr_shape(path, key, shape):
+    zarray = path / "arrays" / key / ".zarray"
+    spec = json.loads(zarray.read_text())
+    spec["shape"] = shape  # one chunk of the original size: the rest would be missing chunks
+    spec["chunks"] = spec["chunks"] + [1] * (len(shape) - 1)
+    zarray.write_text(json.dumps(spec))
+
+
+@pytest.mark.parametrize("shape", [[2**27], [2**16, 2**16]], ids=["512 MiB", "16 GiB"])
+def test_zarr_shape_beyond_the_bytes_held_is_refused(tmp_path, shape):
+    """A zarr array whose declared shape the directory cannot hold (missing chunks read as the
+    fill value) is refused before any allocation, naming the file and the key."""
+    path = tmp_path / "ck"
+    jtorch.save({"w": jnp.ones(4), "b": jnp.zeros(3)}, path)
+    _set_zarr_shape(path, "0", shape)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="array '0' declares shape") as err:
+            jtorch.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(err.value)
+    assert peak < 64 << 20
+
+
+def test_plain_orbax_shape_beyond_the_bytes_held_is_refused(tmp_path):
+    """The same for a checkpoint written by plain Orbax (no jtorch meta item)."""
+    import orbax.checkpoint as ocp
+
+    path = tmp_path / "plain"
+    with ocp.Checkpointer(ocp.PyTreeCheckpointHandler(use_ocdbt=False)) as checkpointer:
+        checkpointer.save(path, {"w": jnp.ones(4)})
+    (zarray,) = path.rglob(".zarray")
+    spec = json.loads(zarray.read_text())
+    spec["shape"] = spec["chunks"] = [2**27]
+    zarray.write_text(json.dumps(spec))
+    with pytest.raises(CheckpointError, match="declares shape") as err:
+        jtorch.load(path)
+    assert str(path) in str(err.value)

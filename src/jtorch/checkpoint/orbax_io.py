@@ -26,6 +26,7 @@ import ml_dtypes
 import numpy as np
 
 from jtorch.checkpoint import orbax_arrays
+from jtorch.checkpoint._bounds import check_declared_arrays
 from jtorch.checkpoint._leftovers import stale_siblings, sweep, temp_name
 from jtorch.checkpoint._tree import CheckpointError
 
@@ -196,9 +197,11 @@ def load_orbax(path: str | os.PathLike, target: Any) -> tuple[Any, list[Any]]:
             return None, _load_plain_pytree(path, target)
         items = {"meta": ocp.args.JsonRestore()}
         if (path / "arrays").is_dir():
+            declared = array_metadata(path)
+            check_declared_arrays(path, declared, path / "arrays")
             abstract = {
                 k: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=_sharding(target))
-                for k, m in array_metadata(path).items()
+                for k, m in declared.items()
             }
             items["arrays"] = orbax_arrays.restore_args(abstract)
         restored = _get_checkpointer().restore(path, ocp.args.Composite(**items))
@@ -225,5 +228,11 @@ def _sharding(target: Any) -> Any:
 def _load_plain_pytree(path: Path, target: Any) -> Any:
     """A checkpoint written by plain Orbax (StandardCheckpointer/PyTreeCheckpointer)."""
     ocp = _ocp()
-    tree = ocp.PyTreeCheckpointer().restore(path)
+    checkpointer = ocp.PyTreeCheckpointer()
+    metadata = checkpointer.metadata(path).item_metadata
+    declared, _ = jax.tree_util.tree_flatten_with_path(
+        getattr(metadata, "tree", metadata), is_leaf=lambda m: hasattr(m, "shape")
+    )
+    check_declared_arrays(path, {jax.tree_util.keystr(k): m for k, m in declared}, path)
+    tree = checkpointer.restore(path)
     return jax.tree.map(lambda a: jax.device_put(a, target), tree)

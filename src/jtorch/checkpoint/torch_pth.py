@@ -38,6 +38,8 @@ import jax
 import ml_dtypes
 import numpy as np
 
+from jtorch.checkpoint._bounds import AMPLIFICATION_SLACK as _AMPLIFICATION_SLACK
+from jtorch.checkpoint._bounds import MAX_AMPLIFICATION as _MAX_AMPLIFICATION
 from jtorch.checkpoint._buffers import aligned_empty
 from jtorch.checkpoint._leftovers import sweep, temp_name
 from jtorch.checkpoint._tree import CheckpointError, as_numpy_or_jax, is_array
@@ -74,10 +76,8 @@ _ALIGNMENT = 64
 # ---------------------------------------------------------------------------------- reading
 
 # A tensor may be larger than the storage bytes it reads (stride 0, overlapping strides) by at most
-# this factor over the whole file (plus _AMPLIFICATION_SLACK bytes), and a compressed record may
-# declare at most this many times its compressed size: memory stays bounded by the file's size.
-_MAX_AMPLIFICATION = 64
-_AMPLIFICATION_SLACK = 1 << 20
+# _MAX_AMPLIFICATION over the whole file (plus _AMPLIFICATION_SLACK bytes), and a compressed record
+# may declare at most that many times its compressed size: memory stays bounded by the file's size.
 
 
 class _StorageType(Sealed):
