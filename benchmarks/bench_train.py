@@ -8,6 +8,7 @@ Cases (all on the CPU, torch with 2 threads; targets are jtorch's speed over eac
   SGD(lr=20) with clip_grad_norm 0.25
 - transformer_lm: 2-layer TransformerEncoder LM (d_model 200, 2 heads, causal mask), Adam
 - lstmcell_loop: two LSTMCells (51) stepped in a 50-step Python loop, batch 97, Adam
+- lstmcell_scan: the same, jtorch's side looping with `jax.lax.scan` (torch's keeps its loop)
 - mha: MultiheadAttention block, batch 32, sequence 128, d 256, 4 heads, Adam
 - eval_mlp, eval_lenet, eval_resnet18: forward only, eval mode
 
@@ -175,6 +176,19 @@ def _sequence_models(nn, tensor):
                 outputs.append(self.linear(h2)[:, 0])
             return outputs
 
+    class ScannedSequencePredictor(SequencePredictor):
+        """The same model with its time loop as `jax.lax.scan` (jtorch's fast form: one traced
+        cell instead of 50); torch's side of this case keeps the Python loop it has."""
+
+        def forward(self, series, zeros):
+            def step(state, x_t):
+                h1, c1, h2, c2 = state
+                h1, c1 = self.lstm1(x_t[:, None], (h1, c1))
+                h2, c2 = self.lstm2(h1, (h2, c2))
+                return (h1, c1, h2, c2), self.linear(h2)[:, 0]
+
+            return jax.lax.scan(step, (zeros,) * 4, series.T)[1]  # (T, B): one row per step
+
     class AttentionBlock(nn.Module):
         """One self-attention block: MultiheadAttention (batch_first) and a linear projection."""
 
@@ -192,6 +206,9 @@ def _sequence_models(nn, tensor):
         "gru_lm": lambda: RNNLM("GRU"),
         "transformer_lm": TransformerLM,
         "lstmcell_loop": SequencePredictor,
+        "lstmcell_scan": (
+            ScannedSequencePredictor if nn.__name__.startswith("jtorch") else SequencePredictor
+        ),
         "mha": AttentionBlock,
     }
 
@@ -234,6 +251,10 @@ CASES = {
     "transformer_lm": Case("transformer_lm", **_LM, optimizer=_ADAM, steps=5),
     "lstmcell_loop": Case(
         "lstmcell_loop", (((97, 50), "normal"), ((97, 51), "zeros")), ((97, 50), "normal"),
+        loss="steps_mse", optimizer=("Adam", dict(lr=1e-2)), steps=5,
+    ),
+    "lstmcell_scan": Case(
+        "lstmcell_scan", (((97, 50), "normal"), ((97, 51), "zeros")), ((97, 50), "normal"),
         loss="steps_mse", optimizer=("Adam", dict(lr=1e-2)), steps=5,
     ),
     "mha": Case(
