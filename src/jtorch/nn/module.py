@@ -155,6 +155,38 @@ class _ArrayVariable:
         self.set_value(jnp.broadcast_to(src, current.shape).astype(current.dtype))
         return self
 
+    def _update_(self, new: Any, name: str) -> Any:
+        """Store `new` (an in-place op's result) in this variable's shape and dtype, as torch's
+        in-place ops do: broadcasting that would grow the tensor, or a cast that would lose the
+        result's floating point, is refused like torch refuses it."""
+        current = self.get_value()
+        if jnp.shape(new) != current.shape:
+            raise RuntimeError(
+                f"{name}: the result's shape {tuple(jnp.shape(new))} does not match this "
+                f"tensor's shape {current.shape}"
+            )
+        if jnp.issubdtype(jnp.result_type(new), jnp.floating) and not jnp.issubdtype(
+            current.dtype, jnp.inexact
+        ):
+            raise RuntimeError(
+                f"{name}: result type {jnp.result_type(new)} can't be cast to the desired "
+                f"output type {current.dtype}"
+            )
+        self.set_value(jnp.asarray(new).astype(current.dtype))
+        return self
+
+    def add_(self, other: Any, *, alpha: Any = 1) -> Any:
+        return self._update_(self.get_value() + alpha * _to_jax(other, "other"), "add_")
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Any:
+        return self._update_(self.get_value() - alpha * _to_jax(other, "other"), "sub_")
+
+    def mul_(self, other: Any) -> Any:
+        return self._update_(self.get_value() * _to_jax(other, "other"), "mul_")
+
+    def div_(self, other: Any) -> Any:
+        return self._update_(self.get_value() / _to_jax(other, "other"), "div_")
+
     def size(self, dim: int | None = None) -> Any:
         shape = self.get_value().shape
         return Size(shape) if dim is None else shape[dim]
