@@ -85,8 +85,8 @@ def _set_zarr_shape(path, key, shape):
 
 @pytest.mark.parametrize("shape", [[2**27], [2**16, 2**16]], ids=["512 MiB", "16 GiB"])
 def test_zarr_shape_beyond_the_bytes_held_is_refused(tmp_path, shape):
-    """A zarr array whose declared shape the directory cannot hold (missing chunks read as the
-    fill value) is refused before any allocation, naming the file and the key."""
+    """A zarr array whose declared shape the directory cannot hold (the read buffer would be
+    sized from it) is refused before any allocation, naming the file and the key."""
     path = tmp_path / "ck"
     jtorch.save({"w": jnp.ones(4), "b": jnp.zeros(3)}, path)
     _set_zarr_shape(path, "0", shape)

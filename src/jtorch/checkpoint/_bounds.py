@@ -40,10 +40,11 @@ def _declared_bytes(meta: Any) -> int:
 
 
 def check_declared_arrays(path: Path, metadata: Mapping[str, Any], data_dir: Path) -> None:
-    """Refuse an Orbax checkpoint whose arrays declare more bytes than `data_dir` can hold: a
-    missing zarr chunk reads as its fill value, so a declared shape alone could allocate
-    without bound. Each array with its own directory is checked against that directory, all
-    of them together against `data_dir` (OCDBT keeps every array in shared files)."""
+    """Refuse an Orbax checkpoint whose arrays declare more bytes than `data_dir` can hold: the
+    read buffer is sized from the declared shape before any chunk is read, so a shape alone
+    could allocate without bound. Each array with its own directory is checked against that
+    directory, all of them together against `data_dir` (OCDBT keeps every array in shared
+    files)."""
     held_total = bytes_on_disk(data_dir)
     declared_total = 0
     for key, meta in metadata.items():
