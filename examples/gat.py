@@ -5,13 +5,11 @@ weight decay for node classification, on a synthetic Cora-sized graph instead of
 Changes to the original: the imports; the step (`optimizer.zero_grad(); output = model(*input);
 loss = criterion(...); loss.backward(); optimizer.step()` becomes a compiled `train_step`); the
 data (`load_cora` builds the synthetic graph with a dense adjacency instead of reading Cora into
-sparse tensors, the download block goes, and the split permutation comes from numpy because
-`randperm` is not in jtorch yet: 1 line); `main(argv=None)` instead of the `__main__` block (2
-lines). `F.dropout` inside the model needs a key in training mode, so train with
-`--dropout-p 0` until F.dropout draws from the global generator.
-Lines changed beyond imports and the step: 1 (randperm; 2 for test access, the data loader).
+sparse tensors, and the download block goes); `main(argv=None)` instead of the `__main__` block
+(2 lines). `F.dropout` inside the model draws from the global generator, as in torch.
+Lines changed beyond imports and the step: 0 (2 for test access, the data loader).
 
-Run: python examples/gat.py --dropout-p 0 --epochs 20 --hidden-dim 16 --num-heads 2
+Run: python examples/gat.py --epochs 20 --hidden-dim 16 --num-heads 2
 """
 
 # ruff: noqa: UP032, E501  (the original's format calls and long lines are kept)
@@ -362,7 +360,7 @@ def main(argv=None):
     # Load the dataset
     features, labels, adj_mat = load_cora(device=device)
     # Split the dataset into training, validation, and test sets
-    idx = torch.tensor(np.random.default_rng(args.seed).permutation(len(labels))).to(device)
+    idx = torch.randperm(len(labels)).to(device)
     idx_test, idx_val, idx_train = idx[:1200], idx[1200:1600], idx[1600:]
 
     # Create the model

@@ -230,8 +230,6 @@ def test_bad_arguments_raise_value_error_naming_them():
         F.glu(jnp.ones((2, 5)))
     with pytest.raises(ValueError, match=r"`lower` \(0.5\) should be less than or equal"):
         nn.RReLU(0.5, 0.25)
-    with pytest.raises(ValueError, match="`key` is required"):
-        F.rrelu(jnp.ones(3), training=True)
     with pytest.raises(ValueError, match=r"3D or 4D.*\(2, 5\)"):
         nn.Softmax2d()(jnp.ones((2, 5)))
 

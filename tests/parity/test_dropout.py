@@ -112,8 +112,6 @@ def test_arguments_are_checked():
         F.dropout1d(jnp.ones((2, 3, 4, 5)), key=jax.random.key(0))
     with pytest.raises(ValueError, match=r"dropout3d: expected .*\(2, 3\)"):
         F.dropout3d(jnp.ones((2, 3)), key=jax.random.key(0))
-    with pytest.raises(ValueError, match="`key` is required"):
-        F.dropout2d(jnp.ones((2, 3, 4, 4)))
     with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
         F.dropout2d(jnp.ones((2, 3, 4)), training=False)
     # p = 0 and p = 1 need no key, as in torch
@@ -128,3 +126,34 @@ def test_unbatched_channel_dropout_masks_channels():
     assert np.all((per_channel == 0).all(1) | (per_channel == 2).all(1))
     out1 = np.asarray(F.dropout1d(jnp.ones((300, 7)), 0.5, key=jax.random.key(2)))
     assert np.all((out1 == 0).all(1) | (out1 == 2).all(1))
+
+
+FUNCTIONAL = [
+    (lambda x: F.dropout(x, 0.5), (6, 40)),
+    (lambda x: F.dropout2d(x, 0.5), (6, 40, 2, 2)),
+    (lambda x: F.alpha_dropout(x, 0.5, True), (6, 40)),
+    (lambda x: F.rrelu(-x, training=True), (6, 40)),
+    (lambda x: F.scaled_dot_product_attention(x, x, x, dropout_p=0.5), (2, 6, 40)),
+]
+
+
+@pytest.mark.parametrize(
+    "fn,shape", FUNCTIONAL, ids=["dropout", "dropout2d", "alpha", "rrelu", "sdpa"]
+)
+def test_functional_forms_without_a_key_draw_from_the_global_generator(fn, shape):
+    """As torch's F.dropout does: fresh masks per call, eagerly and in each call of a
+    `jtorch.jit` step, repeated exactly after the same `manual_seed`; a raw `jax.jit` refuses."""
+    x = jnp.ones(shape)
+    step = jtorch.jit(lambda a: fn(a))
+
+    def draws(seed):
+        jtorch.manual_seed(seed)
+        return [np.asarray(fn(x)), np.asarray(fn(x)), np.asarray(step(x)), np.asarray(step(x))]
+
+    first = draws(3)
+    for a, b in zip(first, first[1:]):
+        assert not np.array_equal(a, b)
+    for a, b in zip(first, draws(3)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(RuntimeError, match="jtorch.jit"):
+        jax.jit(fn)(x)

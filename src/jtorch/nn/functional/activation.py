@@ -15,6 +15,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jtorch._random import next_key
+
 __all__ = [
     "threshold",
     "relu",
@@ -124,7 +126,8 @@ def rrelu(
     """x where x > 0, else a·x: in training a ~ U(lower, upper) drawn per element, otherwise
     the fixed slope (lower + upper)/2 (torch.nn.functional.rrelu).
 
-    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    `key` (keyword-only) gives the randomness explicitly; without it a training call draws from
+    jtorch's global generator, as torch's does (eagerly or inside `jtorch.jit`).
     """
     if not lower <= upper:
         raise ValueError(
@@ -134,7 +137,7 @@ def rrelu(
     if not training:
         return leaky_relu(x, (lower + upper) / 2)
     if key is None:
-        raise ValueError("rrelu: `key` is required when training=True")
+        key = next_key()  # torch's implicit draw from the global generator
     slope = jax.random.uniform(key, x.shape, x.dtype, minval=lower, maxval=upper)
     return jnp.where(x > 0, x, x * slope)
 

@@ -37,7 +37,6 @@ def _attend(
     scale: float,
     dropout_p: float,
     dropout_key: jax.Array | None,
-    fn: str,
 ) -> tuple[jax.Array, jax.Array]:
     """softmax(q·kᵀ·scale + bias)·v over the last two axes; returns (output, weights)."""
     scores = (q * scale) @ jnp.swapaxes(k, -1, -2)  # (..., L, S)
@@ -45,8 +44,7 @@ def _attend(
         scores = scores + bias
     weights = jax.nn.softmax(scores, axis=-1)
     if dropout_p > 0.0:
-        if dropout_key is None:
-            raise ValueError(f"{fn}: `dropout_key` is required when dropout_p > 0")
+        # no key: F.dropout draws from the global generator, as torch's attention dropout does
         weights = _dropout(weights, dropout_p, True, key=dropout_key)
     return weights @ v, weights
 
@@ -71,7 +69,8 @@ def scaled_dot_product_attention(
     scores. `is_causal` keeps the lower triangle. Dropout on the weights is always applied when
     `dropout_p > 0`, as in torch.
 
-    Differs from torch: dropout randomness is an explicit `dropout_key` (keyword-only).
+    `dropout_key` (keyword-only) gives the dropout randomness explicitly; without it a draw
+    comes from jtorch's global generator, as torch's does.
     """
     q, k, v = jnp.asarray(query), jnp.asarray(key), jnp.asarray(value)
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1]:
@@ -102,7 +101,7 @@ def scaled_dot_product_attention(
         mask = jnp.tril(jnp.ones((L, S), jnp.bool_))
     bias = _as_bias(mask, q.dtype, true_means_keep=True)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    out, _ = _attend(q, k, v, bias, scale, dropout_p, dropout_key, "scaled_dot_product_attention")
+    out, _ = _attend(q, k, v, bias, scale, dropout_p, dropout_key)
     return out
 
 
@@ -147,7 +146,8 @@ def multi_head_attention_forward(
     causal mask (query i attends keys j <= i) when there is no `key_padding_mask` and
     `need_weights=False`; otherwise `attn_mask` is used as given.
 
-    Differs from torch: dropout randomness is an explicit `dropout_key` (keyword-only).
+    `dropout_key` (keyword-only) gives the dropout randomness explicitly; without it a draw
+    comes from jtorch's global generator, as torch's does.
     """
     fn = "multi_head_attention_forward"
     query, key, value = jnp.asarray(query), jnp.asarray(key), jnp.asarray(value)
@@ -262,9 +262,8 @@ def multi_head_attention_forward(
 
     if not training:
         dropout_p = 0.0
-    out, weights = _attend(
-        q, k, v, bias, 1.0 / math.sqrt(head_dim), dropout_p, dropout_key, fn
-    )  # (N, H, L, head_dim), (N, H, L, S)
+    # (N, H, L, head_dim), (N, H, L, S)
+    out, weights = _attend(q, k, v, bias, 1.0 / math.sqrt(head_dim), dropout_p, dropout_key)
     out = jnp.transpose(out, (2, 0, 1, 3)).reshape(tgt_len, bsz, embed_dim)
     out = proj(out, jnp.asarray(out_proj_weight), _opt(out_proj_bias))
     if not need_weights:

@@ -1,4 +1,4 @@
-"""Dropout variants; each takes an explicit PRNG key."""
+"""Dropout variants: an explicit PRNG `key`, or else a draw from jtorch's global generator."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from jtorch._random import next_key
 
 __all__ = [
     "dropout",
@@ -52,21 +54,19 @@ def dropout(
 ) -> jax.Array:
     """Zero each element with probability p and scale survivors by 1/(1−p) (training only).
 
-    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    `key` (keyword-only) gives the randomness explicitly; without it a training call draws from
+    jtorch's global generator, as torch's does (eagerly or inside `jtorch.jit`).
     """
     x = jnp.asarray(input)
     out = _trivial(x, p, training)
     if out is not None:
         return out
-    if key is None:
-        raise ValueError("dropout: `key` is required when training=True and p > 0")
-    return _apply_mask(x, jax.random.bernoulli(key, 1.0 - p, x.shape), p)
+    return _apply_mask(x, jax.random.bernoulli(_key_or_next(key), 1.0 - p, x.shape), p)
 
 
-def _need_key(fn: str, key: jax.Array | None) -> jax.Array:
-    if key is None:
-        raise ValueError(f"{fn}: `key` is required when training=True and 0 < p < 1")
-    return key
+def _key_or_next(key: jax.Array | None) -> jax.Array:
+    """`key`, or the global generator's next key (torch's implicit draw) when none is given."""
+    return next_key() if key is None else key
 
 
 def _channel_dropout(
@@ -77,7 +77,7 @@ def _channel_dropout(
     if out is not None:
         return out
     x = x if batched else x[None]
-    keep = jax.random.bernoulli(_need_key(fn, key), 1.0 - p, _channel_mask_shape(x))
+    keep = jax.random.bernoulli(_key_or_next(key), 1.0 - p, _channel_mask_shape(x))
     out = _apply_mask(x, keep, p)
     return out if batched else out[0]
 
@@ -92,7 +92,8 @@ def dropout1d(
 ) -> jax.Array:
     """Zero whole channels of (N, C, L) or (C, L) with probability p, scaling the rest by 1/(1−p).
 
-    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    `key` (keyword-only) gives the randomness explicitly; without it a training call draws from
+    jtorch's global generator, as torch's does (eagerly or inside `jtorch.jit`).
     """
     x = jnp.asarray(input)
     if x.ndim not in (2, 3):
@@ -114,7 +115,8 @@ def dropout2d(
     """Zero whole channels of (N, C, H, W) with probability p, scaling the rest by 1/(1−p).
 
     A 3-D input is treated as (N, C, L) with a warning, as torch does.
-    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    `key` (keyword-only) gives the randomness explicitly; without it a training call draws from
+    jtorch's global generator, as torch's does (eagerly or inside `jtorch.jit`).
     """
     x = jnp.asarray(input)
     if x.ndim not in (3, 4):
@@ -150,7 +152,8 @@ def dropout3d(
 ) -> jax.Array:
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p (scale 1/(1−p)).
 
-    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    `key` (keyword-only) gives the randomness explicitly; without it a training call draws from
+    jtorch's global generator, as torch's does (eagerly or inside `jtorch.jit`).
     """
     x = jnp.asarray(input)
     if x.ndim not in (4, 5):
@@ -172,7 +175,7 @@ def _alpha_dropout(
             f"{fn}: `input` must have shape (N, C, *) (at least 2-D), got shape {tuple(x.shape)}"
         )
     shape = _channel_mask_shape(x) if feature else x.shape
-    keep = jax.random.bernoulli(_need_key(fn, key), 1.0 - p, shape)
+    keep = jax.random.bernoulli(_key_or_next(key), 1.0 - p, shape)
     a = ((1.0 - p) * (1.0 + p * _ALPHA_PRIME**2)) ** -0.5
     b = _ALPHA_PRIME * a * p
     return jnp.where(keep, x * a, jnp.asarray(-_ALPHA_PRIME * a, x.dtype)) + b
@@ -189,7 +192,8 @@ def alpha_dropout(
     """Dropout for SELU nets: dropped units take SELU's saturation value, then an affine map
     a·x + b restores zero mean and unit variance (torch.nn.functional.alpha_dropout).
 
-    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    `key` (keyword-only) gives the randomness explicitly; without it a training call draws from
+    jtorch's global generator, as torch's does (eagerly or inside `jtorch.jit`).
     """
     return _alpha_dropout("alpha_dropout", jnp.asarray(input), p, training, key, feature=False)
 
@@ -204,7 +208,8 @@ def feature_alpha_dropout(
 ) -> jax.Array:
     """Alpha dropout of whole channels of (N, C, *) (torch.nn.functional.feature_alpha_dropout).
 
-    Differs from torch: the randomness is an explicit `key` (keyword-only), required in training.
+    `key` (keyword-only) gives the randomness explicitly; without it a training call draws from
+    jtorch's global generator, as torch's does (eagerly or inside `jtorch.jit`).
     """
     return _alpha_dropout(
         "feature_alpha_dropout", jnp.asarray(input), p, training, key, feature=True
