@@ -247,7 +247,7 @@ def fork_rngs(rngs: nnx.Rngs | None = None) -> nnx.Rngs:
 
 
 def _stream_paths(module: Any) -> Iterator[tuple[str, nnx.RngStream]]:
-    for path, node in nnx.iter_graph(module):
+    for path, node in nnx.compat.iter_graph(module):
         if isinstance(node, nnx.RngStream):
             yield ".".join(map(str, path)), node
 

@@ -125,7 +125,7 @@ class _JitFunction:
                 out = _call_naming_closure_modules(fn, fn, args, kwargs, "jtorch.jit")
             if frame.count:
                 self._draws = True
-            new_graphdef, new_state = nnx.split(nodes)
+            new_graphdef, new_state = nnx.compat.split(nodes)
             if new_graphdef != graphdef:
                 raise RuntimeError(
                     "jtorch.jit: the compiled function changed the structure of a module or "
@@ -176,7 +176,7 @@ class _JitFunction:
         if entry.variables is not None:
             values = [v.get_raw_value() for v in entry.variables]
         else:
-            _, state = nnx.split(nodes)
+            _, state = nnx.compat.split(nodes)
             values = jax.tree.leaves(state)
         if self._donate:
             values = _distinct_buffers(values)
@@ -221,7 +221,7 @@ class _JitFunction:
             weakref.finalize(node, drop, None)
 
     def _build_entry(self, nodes: tuple, positions: tuple[int, ...], facades: tuple) -> _Entry:
-        graphdef, state = nnx.split(nodes)
+        graphdef, state = nnx.compat.split(nodes)
         variables = jax.tree.leaves(state, is_leaf=_is_variable)
         fast = all(map(_is_variable, variables)) and len(variables) == len(jax.tree.leaves(state))
         if fast:
@@ -345,7 +345,7 @@ def _to_grads(module: Module, state: nnx.State) -> Grads:
     """Turn NNX's gradient State into torch-named Grads (shared parameters appear once)."""
     flat = {tuple(path): var for path, var in nnx.to_flat_state(state)}
     path_of: dict[int, tuple] = {}
-    for path, node in nnx.graph.iter_graph(module):
+    for path, node in nnx.compat.iter_graph(module):
         if isinstance(node, nnx.Variable):
             path_of.setdefault(id(node), tuple(path))
     names, values, params = [], [], []
@@ -375,7 +375,7 @@ def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool
         nnx_argnums = tuple(
             nnx.DiffState(i, _trainable) if isinstance(args[i], Module) else i for i in nums
         )
-        inner = nnx.value_and_grad(
+        inner = nnx.compat.value_and_grad(
             fn, argnums=nnx_argnums[0] if single else nnx_argnums, has_aux=has_aux
         )
         value, raw = _call_naming_closure_modules(inner, fn, args, kwargs, "jtorch.value_and_grad")
@@ -410,7 +410,7 @@ def vjp(fn: Callable, *primals: Any, has_aux: bool = False):
     discriminator's losses use `fake`, and `pull_g(d_fake)` gives G's gradients.
     """
     modules = {i: p for i, p in enumerate(primals) if isinstance(p, Module)}
-    splits = {i: nnx.split(m, _trainable, ...) for i, m in modules.items()}
+    splits = {i: nnx.compat.split(m, _trainable, ...) for i, m in modules.items()}
     diff = [splits[i][1] if i in splits else p for i, p in enumerate(primals)]
 
     def pure(*diff_args):
@@ -420,7 +420,7 @@ def vjp(fn: Callable, *primals: Any, has_aux: bool = False):
         ]
         out = fn(*args)
         out, aux = out if has_aux else (out, None)
-        rest = {i: nnx.split(args[i], _trainable, ...)[2] for i in splits}
+        rest = {i: nnx.compat.split(args[i], _trainable, ...)[2] for i in splits}
         return out, (aux, rest)
 
     out, pullback, (aux, rest) = jax.vjp(pure, *diff, has_aux=True)

@@ -49,7 +49,7 @@ def _per_device_trace() -> Iterator[None]:
 def _replicate_module(module: Module, mesh: Mesh) -> None:
     """Every parameter and buffer of `module` copied to every device of `mesh`; with several
     processes, rank 0's values (torch's DDP broadcasts rank 0's state at construction)."""
-    variables = [v for _, v in nnx.iter_graph(module) if isinstance(v, nnx.Variable)]
+    variables = [v for _, v in nnx.compat.iter_graph(module) if isinstance(v, nnx.Variable)]
     values = [v.get_value() for v in variables]
     if jax.process_count() > 1:
         # RNG keys are not summable; each rank's stream comes from the same seed anyway
@@ -169,7 +169,7 @@ def per_device_forward(
                 f"{n} devices (expected a multiple of {n})"
             )
     batch_in = [x for x, b in zip(flat_in, is_batch) if b]
-    graphdef, params, rest = nnx.split(module, Parameter, ...)
+    graphdef, params, rest = nnx.compat.split(module, Parameter, ...)
     param_leaves, param_tree = jax.tree.flatten(params)
     param_specs = [_spec_of(p, mesh) for p in param_leaves]
 
@@ -182,7 +182,7 @@ def per_device_forward(
         local = nnx.merge(graphdef, jax.tree.unflatten(param_tree, whole), rest)
         with _per_device_trace():
             out = local(*args, **kw)
-        new_rest = nnx.state(local, _not_param)
+        new_rest = nnx.compat.state(local, _not_param)
         return out, jax.tree.map(lambda a: a[None], new_rest)
 
     data = PartitionSpec(AXIS)

@@ -36,7 +36,7 @@ def shard_spec(shape: tuple[int, ...], n: int) -> PartitionSpec:
 def _shard_parameters(module: Module, mesh: Mesh) -> None:
     _replicate_module(module, mesh)  # same values on every process, buffers replicated
     n = mesh.devices.size
-    for _, var in nnx.iter_graph(module):
+    for _, var in nnx.compat.iter_graph(module):
         if isinstance(var, Parameter):
             value = var.get_value()
             var.set_value(jax.device_put(value, NamedSharding(mesh, shard_spec(value.shape, n))))

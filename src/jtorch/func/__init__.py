@@ -71,7 +71,7 @@ def functional_call(
         raise TypeError(
             f"functional_call: `module` must be a jtorch.nn.Module, got {type(module).__name__}"
         )
-    clone = nnx.clone(module)
+    clone = nnx.compat.clone(module)
     members = _members(clone)
     if strict:
         unexpected = [k for k in values if k not in members]

@@ -85,8 +85,8 @@ class _Walk:
             self.variable(leaf)
             return ("variable", type(leaf))
         if isinstance(leaf, nnx.Pytree):
-            graphdef = nnx.graphdef(leaf)
-            for _, node in nnx.iter_graph(leaf):
+            graphdef = nnx.compat.graphdef(leaf)
+            for _, node in nnx.compat.iter_graph(leaf):
                 if isinstance(node, nnx.Variable):
                     self.variable(node)
             return ("graph", graphdef)

@@ -79,7 +79,7 @@ def _accumulated_grads(
         raise ValueError(f"grad_accum_steps={steps} must divide the batch size, got a batch of {n}")
     split = functools.partial(lambda k, x: x.reshape(k, x.shape[0] // k, *x.shape[1:]), steps)
     micro = jax.tree.map(split, (inputs, targets))
-    graphdef, state = nnx.split(model)
+    graphdef, state = nnx.compat.split(model)
     names = [name for name, p in model.named_parameters() if p.requires_grad]
 
     # Under `jtorch.jit`, global draws (jtorch.randn in the loss) get a fresh key per micro-batch
@@ -99,7 +99,7 @@ def _accumulated_grads(
                 lambda mm: _forward_loss(mm, mb, loss_fn, compute_dtype), has_aux=True
             )(m)
         grad_sum = [s + grads[k] for s, k in zip(grad_sum, names)]
-        return (nnx.split(m)[1], grad_sum, loss_sum + loss), outputs
+        return (nnx.compat.split(m)[1], grad_sum, loss_sum + loss), outputs
 
     zeros = [jnp.zeros_like(p.value) for _, p in model.named_parameters() if p.requires_grad]
     xs = (micro, jnp.arange(steps, dtype=jnp.uint32))
@@ -187,7 +187,7 @@ class TrainState:
     def create(cls, model: Module, optimizer: Any) -> TrainState:
         """Snapshot the model's and optimizer's arrays (current hyperparameters included)."""
         optimizer._jtorch_before_jit()
-        _, *states = nnx.split((model, optimizer._jtorch_state_node()), *_STATE_FILTERS)
+        _, *states = nnx.compat.split((model, optimizer._jtorch_state_node()), *_STATE_FILTERS)
         return cls(*states, step=jnp.zeros((), jnp.int32))
 
     def apply_to(self, model: Module, optimizer: Any) -> None:
@@ -204,7 +204,7 @@ class TrainState:
 def _graphdef(model: Module, optimizer: Any, training: bool) -> Any:
     was_training = model.training
     model.train(training)
-    graphdef = nnx.split((model, optimizer._jtorch_state_node()), *_STATE_FILTERS)[0]
+    graphdef = nnx.compat.split((model, optimizer._jtorch_state_node()), *_STATE_FILTERS)[0]
     model.train(was_training)
     return graphdef
 
@@ -242,7 +242,7 @@ def make_train_step(
             compute_dtype=compute_dtype,
             num_classes=num_classes,
         )
-        _, *new = nnx.split((model_, node), *_STATE_FILTERS)
+        _, *new = nnx.compat.split((model_, node), *_STATE_FILTERS)
         old = (state.params, state.buffers, state.opt_state, state.rest)
         new = jax.tree.map(lambda n, o: n.astype(o.dtype), tuple(new), old)
         return TrainState(*new, step=state.step + 1), metrics

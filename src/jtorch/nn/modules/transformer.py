@@ -65,7 +65,7 @@ def _get_clones(module: Module, n: int) -> ModuleList:
         raise ValueError(f"`num_layers` must be a positive int, got {n!r}")
     clones = []
     for _ in range(n):
-        clone = nnx.clone(module)
+        clone = nnx.compat.clone(module)
         for sub in clone.modules():
             if isinstance(vars(sub).get("rngs"), nnx.Rngs):
                 sub.rngs = _random.fork_rngs()
