@@ -57,8 +57,10 @@ class device:
 
 
 def _platform_devices(platform: str) -> list[jax.Device]:
+    """This process's devices of `platform`: torch's `cuda:N` counts the devices a process
+    sees, never another process's."""
     try:
-        return jax.devices(platform)
+        return jax.local_devices(backend=platform)
     except RuntimeError:
         return []
 

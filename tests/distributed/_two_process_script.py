@@ -57,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fail-rank", type=int, default=-1)
     parser.add_argument("--save", help="write the trained state here (every rank its shards)")
+    parser.add_argument("--save-pth", help="rank 0 alone writes the trained state here (.pth)")
     args = parser.parse_args()
     if int(os.environ.get("RANK", "0")) == args.fail_rank:
         raise RuntimeError(f"rank {args.fail_rank} fails on purpose")
@@ -70,6 +71,15 @@ def main() -> None:
     losses, model = train(rank, world)
     if args.save:
         dcp.save(model.module.state_dict(), args.save)
+    if args.save_pth and rank == 0:  # torch's single-writer habit
+        jtorch.save(model.module.state_dict(), args.save_pth)
+    if args.save_pth and rank == 1:  # a directory checkpoint needs every rank: refused
+        try:
+            jtorch.save(model.module.state_dict(), args.save_pth + ".dir")
+        except ValueError as err:
+            assert "jtorch.distributed.checkpoint.save" in str(err), err
+        else:
+            raise AssertionError("one rank wrote a directory checkpoint alone")
     total = dist.all_reduce(np.float32(rank + 1))
     largest = dist.all_reduce(np.float32(rank + 1), dist.ReduceOp.MAX)
     from_one = dist.broadcast(np.arange(3, dtype=np.int32) * (rank + 1), src=1)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import jtorch
 from jtorch.distributed import checkpoint as dcp
 from jtorch.distributed import run as launcher
 
@@ -42,8 +43,9 @@ def _result(done):
 
 def test_two_ranks_train_like_one_process(tmp_path):
     """Losses equal one process's; the checkpoint both ranks wrote restores here, on 1 device."""
-    ckpt = tmp_path / "two_ranks"
-    double = _result(_run([*CLI, "run", "--nproc-per-node", "2", str(SCRIPT), "--save", str(ckpt)]))
+    ckpt, pth = tmp_path / "two_ranks", tmp_path / "rank0.pth"
+    command = [*CLI, "run", "--nproc-per-node", "2", str(SCRIPT), "--save", str(ckpt)]
+    double = _result(_run([*command, "--save-pth", str(pth)]))
     assert double["world"] == 2
     # collectives outside the step, of rank + 1 (or rank) on ranks 0 and 1
     assert (double["rank_sum"], double["rank_max"]) == (3.0, 2.0)
@@ -56,6 +58,11 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert list(restored) == list(expected)
     for key, value in restored.items():
         assert len(value.sharding.device_set) == 1, (key, value.sharding)
+        np.testing.assert_allclose(value, expected[key], rtol=RTOL, atol=1e-6, err_msg=key)
+    # rank 0's own .pth file (its replica of the replicated state) holds the same values
+    single = jtorch.load(pth)
+    assert list(single) == list(expected)
+    for key, value in single.items():
         np.testing.assert_allclose(value, expected[key], rtol=RTOL, atol=1e-6, err_msg=key)
 
 

@@ -45,11 +45,14 @@ def _variable_holds_array(var: nnx.Variable) -> bool:
     return isinstance(var.get_value(), (jax.Array, np.ndarray))
 
 
-def as_numpy_or_jax(value: Any) -> Any:
-    """The array inside `value` as a jax or numpy array (torch tensors become numpy, no copy)."""
+def as_numpy_or_jax(value: Any, where: str = "array") -> Any:
+    """The array inside `value` as a jax or numpy array this process holds whole (torch tensors
+    become numpy, no copy; `where` names it in errors)."""
     if isinstance(value, nnx.Variable):
-        return value.get_value()
-    if isinstance(value, (jax.Array, np.ndarray)):
+        value = value.get_value()
+    if isinstance(value, jax.Array):
+        return _process_local(value, where)
+    if isinstance(value, np.ndarray):
         return value
     if isinstance(value, np.generic):
         return np.asarray(value)
@@ -60,6 +63,22 @@ def as_numpy_or_jax(value: Any) -> Any:
         int16 = sys.modules["torch"].int16
         return tensor.view(dtype=int16).numpy().view(ml_dtypes.bfloat16)
     return tensor.numpy()
+
+
+def _process_local(array: jax.Array, where: str) -> jax.Array:
+    """`array`, or in a job of several processes its local replica (DDP's parameters are
+    replicated over every process, and torch saves them from one rank); an array split over
+    processes is refused: no process holds it whole."""
+    if array.is_fully_addressable:
+        return array
+    if array.is_fully_replicated:
+        return array.addressable_data(0)
+    raise ValueError(
+        f"jtorch.save: {where} (shape {tuple(array.shape)}) is split over several processes "
+        f"({array.sharding}); this process holds only its shards: save it from every process "
+        "with jtorch.distributed.checkpoint.save, or collect it with "
+        "jtorch.distributed.checkpoint.gather first"
+    )
 
 
 def _global_path(obj: Any) -> tuple[str, str]:
@@ -198,9 +217,10 @@ class Decoder:
 
 
 def placement(map_location: Any) -> Any:
-    """The jax Device or Sharding that `map_location` names (None: JAX's default device)."""
+    """The jax Device or Sharding that `map_location` names (None: this process's first device,
+    JAX's default device in a one-process job)."""
     if map_location is None:
-        return jax.devices()[0]
+        return jax.local_devices()[0]
     if isinstance(map_location, jax.sharding.Sharding):
         return map_location
     if isinstance(map_location, (str, _device_cls, jax.Device)):

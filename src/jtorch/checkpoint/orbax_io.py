@@ -141,6 +141,16 @@ def save_orbax(path: str | os.PathLike, tree: Any, arrays: list[Any]) -> None:
     Not fsynced (torch.save's durability): safe against a killed process, not a power cut."""
     ocp = _ocp()
     path = Path(path).absolute()
+    if jax.process_count() > 1:
+        # Orbax's writers take part in barriers of every process and refuse process-local
+        # arrays, so one rank alone cannot write a directory checkpoint.
+        raise ValueError(
+            f"jtorch.save: {path}: in a job of {jax.process_count()} processes a checkpoint "
+            "directory is written by every process together: call "
+            "jtorch.distributed.checkpoint.save(state_dict, path) on every rank; for one "
+            "rank's own file (torch's `if rank == 0: torch.save(...)`) use a .pth or "
+            ".safetensors path"
+        )
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"jtorch.save: {path} exists and is not a checkpoint directory")
     if path.is_dir() and any(path.iterdir()) and not is_orbax_checkpoint(path):

@@ -49,7 +49,7 @@ def save_safetensors(
     arrays = []
     offset = 0
     for name, value in tensors.items():
-        array = np.asarray(as_numpy_or_jax(value), order="C")
+        array = np.asarray(as_numpy_or_jax(value, repr(name)), order="C")
         if array.dtype not in _NAMES:
             raise TypeError(
                 f"jtorch.save: {name!r} has dtype {array.dtype}, unknown to safetensors"

@@ -465,7 +465,7 @@ def _prepare(obj: Any, storages: dict[int, _Storage], where: str) -> Any:
     if is_array(obj):
         key = id(obj)
         if key not in storages:
-            array = np.asarray(as_numpy_or_jax(obj), order="C")
+            array = np.asarray(as_numpy_or_jax(obj, where), order="C")
             if array.dtype not in _STORAGE_OF:
                 raise TypeError(f"jtorch.save: {where} has dtype {array.dtype}, which torch lacks")
             storages[key] = _Storage(str(len(storages)), array)
