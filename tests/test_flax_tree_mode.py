@@ -24,7 +24,9 @@ from jtorch import nn, optim
 
 jtorch.manual_seed(0)
 shared = nn.Linear(6, 6)
-model = nn.Sequential(shared, nn.BatchNorm1d(6), nn.ReLU(), nn.Dropout(0.25), shared, nn.Linear(6, 3))
+model = nn.Sequential(
+    shared, nn.BatchNorm1d(6), nn.ReLU(), nn.Dropout(0.25), shared, nn.Linear(6, 3)
+)
 optimizer = optim.Adam(model.parameters(), lr=0.01)
 criterion = nn.CrossEntropyLoss()
 

@@ -14,8 +14,12 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "jtorch"
 
-# The pure maths: layers, activations, losses, and the optimizers' shared update maths.
-MATHS = sorted(SRC.glob("nn/functional/*.py")) + [SRC / "optim" / "_common.py"]
+# The pure maths: layers, activations, losses, the optimizers' optax forms and their shared maths.
+MATHS = [
+    *sorted(SRC.glob("nn/functional/*.py")),
+    *sorted(SRC.glob("optim/transforms/*.py")),
+    SRC / "optim" / "_common.py",
+]
 
 # What maths must not import: the stateful shell, the compiled step, the edges, and Flax
 # (NNX types belong to the shell; maths reaches state holders through a protocol).

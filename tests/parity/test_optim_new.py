@@ -19,7 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from jtorch import nn, optim  # noqa: E402
-from jtorch.optim.muon import _zeropower_via_newtonschulz  # noqa: E402
+from jtorch.optim.transforms.muon import _zeropower_via_newtonschulz  # noqa: E402
 
 from ._optim_helpers import (  # noqa: E402
     ATOL,

@@ -1,4 +1,5 @@
-"""Optimizers: torch.optim's classes (facades) and their pure optax forms (lowercase)."""
+"""Optimizers: torch.optim's classes (facades) and their pure optax forms (lowercase, defined in
+`jtorch.optim.transforms`)."""
 
 from jtorch.optim import adadelta as _adadelta
 from jtorch.optim import adafactor as _adafactor
@@ -8,7 +9,7 @@ from jtorch.optim import adamax as _adamax
 from jtorch.optim import adamw as _adamw
 from jtorch.optim import asgd as _asgd
 from jtorch.optim import lbfgs as _lbfgs
-from jtorch.optim import lr_scheduler, swa_utils
+from jtorch.optim import lr_scheduler, swa_utils, transforms
 from jtorch.optim import muon as _muon
 from jtorch.optim import nadam as _nadam
 from jtorch.optim import radam as _radam
@@ -37,6 +38,7 @@ __all__ = [
     "Optimizer",
     "lr_scheduler",
     "swa_utils",
+    "transforms",
     *_sgd.__all__,
     *_asgd.__all__,
     *_adadelta.__all__,

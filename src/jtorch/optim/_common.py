@@ -6,11 +6,13 @@ optimizers match torch bit for bit.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _LABELS = {"lr": "learning rate", "eps": "epsilon value"}
 
@@ -68,3 +70,35 @@ def _lerp_moment(avg: Any, grads: Any, beta: Any) -> Any:
 def _sq_moment(avg: Any, grads: Any, beta: Any) -> Any:
     """v ← v·β + (1 − β)·g·g: torch's `v.mul_(β).addcmul_(g, g, value=1 − β)`."""
     return jax.tree.map(lambda v, g: v * beta + (1 - beta) * g * g, avg, grads)
+
+
+def _lr_at(lr: Any, count: jax.Array) -> Any:
+    """The learning rate for the update numbered `count` (0-based): a constant or optax schedule."""
+    return lr(count) if callable(lr) else lr
+
+
+def _bias_correction(beta: Any, step: jax.Array, dtype: Any) -> jax.Array:
+    """1 − βᵗ in `dtype` (the parameters' scalar dtype, `_scalar_dtype`), accurate in float32 for
+    β near 1 (−expm1(t·log β); torch computes it in float64)."""
+    if isinstance(beta, numbers.Real):
+        log_beta = math.log(beta) if beta > 0 else -math.inf
+    else:
+        log_beta = jnp.log(beta)
+    return -jnp.expm1(jnp.asarray(step, dtype) * log_beta)
+
+
+def _scalar_dtype(tree: Any) -> Any:
+    """The dtype of an optimizer's scalar maths (bias corrections, step counts as floats,
+    hyperparameters) for the arrays in `tree`: float32, or float64 when a leaf is float64 (with
+    `jax_enable_x64`), as torch computes its scalars in double. Lower precisions stay float32."""
+    dtypes = [jnp.result_type(x) for x in jax.tree.leaves(tree)]
+    return jnp.result_type(jnp.float32, *[d for d in dtypes if jnp.issubdtype(d, jnp.floating)])
+
+
+def _to_array(value: Any) -> jax.Array:
+    """A jax array from a jax/numpy array, a number, or a (CPU, detached) torch tensor."""
+    if isinstance(value, jax.Array):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
+        value = value.detach().cpu().numpy()
+    return jnp.asarray(np.asarray(value))

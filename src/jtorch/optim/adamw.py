@@ -1,37 +1,16 @@
-"""AdamW: Adam with decoupled weight decay (torch.optim.AdamW)."""
+"""AdamW: Adam with decoupled weight decay (torch.optim.AdamW).
+
+The facade class; the optax transformation is in `jtorch.optim.transforms`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import optax
-
-from jtorch.optim.adam import Adam, adam
+from jtorch.optim.adam import Adam
+from jtorch.optim.transforms.adamw import adamw
 
 __all__ = ["adamw", "AdamW"]
-
-
-def adamw(
-    lr: float | optax.Schedule = 1e-3,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    weight_decay: float = 1e-2,
-    amsgrad: bool = False,
-    *,
-    maximize: bool = False,
-    foreach: bool | None = None,
-    capturable: bool = False,
-    differentiable: bool = False,
-    fused: bool | None = None,
-) -> optax.GradientTransformation:
-    """torch.optim.AdamW as an optax transformation: p ← p·(1 − lr·wd), then Adam's step.
-
-    Same as `adam(..., decoupled_weight_decay=True)` with torch's default weight_decay=1e-2;
-    `foreach`, `capturable`, `differentiable`, `fused` are accepted and ignored.
-    """
-    return adam(
-        lr, betas, eps, weight_decay, amsgrad, maximize=maximize, decoupled_weight_decay=True
-    )
 
 
 class AdamW(Adam):

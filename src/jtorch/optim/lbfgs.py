@@ -13,8 +13,8 @@ import optax
 from jtorch._backend import internals
 from jtorch.nn.module import _bump_epoch
 from jtorch.optim._closure import closure_inputs
-from jtorch.optim._common import _check_nonneg
-from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _scalar_dtype, _values
+from jtorch.optim._common import _check_nonneg, _scalar_dtype
+from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _values
 
 __all__ = ["LBFGS", "LBFGSState", "lbfgs_step"]
 

@@ -38,18 +38,17 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 
 from jtorch.nn.module import Parameter, _bump_epoch
+from jtorch.optim._common import _scalar_dtype, _to_array
 
 __all__ = ["Optimizer"]
 
@@ -58,29 +57,6 @@ NO_OP_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
 
 
 # ---------------------------------------------------------------------- maths shared by families
-
-
-def _lr_at(lr: Any, count: jax.Array) -> Any:
-    """The learning rate for the update numbered `count` (0-based): a constant or optax schedule."""
-    return lr(count) if callable(lr) else lr
-
-
-def _bias_correction(beta: Any, step: jax.Array, dtype: Any) -> jax.Array:
-    """1 − βᵗ in `dtype` (the parameters' scalar dtype, `_scalar_dtype`), accurate in float32 for
-    β near 1 (−expm1(t·log β); torch computes it in float64)."""
-    if isinstance(beta, numbers.Real):
-        log_beta = math.log(beta) if beta > 0 else -math.inf
-    else:
-        log_beta = jnp.log(beta)
-    return -jnp.expm1(jnp.asarray(step, dtype) * log_beta)
-
-
-def _scalar_dtype(tree: Any) -> Any:
-    """The dtype of an optimizer's scalar maths (bias corrections, step counts as floats,
-    hyperparameters) for the arrays in `tree`: float32, or float64 when a leaf is float64 (with
-    `jax_enable_x64`), as torch computes its scalars in double. Lower precisions stay float32."""
-    dtypes = [jnp.result_type(x) for x in jax.tree.leaves(tree)]
-    return jnp.result_type(jnp.float32, *[d for d in dtypes if jnp.issubdtype(d, jnp.floating)])
 
 
 def _hparam_array(value: Any) -> jax.Array:
@@ -143,15 +119,6 @@ def _values(tree: Any) -> Any:
 
 def _assign(tree: Any, values: Any) -> None:
     jax.tree.map(lambda v, x: v.set_value(x), tree, values, is_leaf=_is_var)
-
-
-def _to_array(value: Any) -> jax.Array:
-    """A jax array from a jax/numpy array, a number, or a (CPU, detached) torch tensor."""
-    if isinstance(value, jax.Array):
-        return value
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    return jnp.asarray(np.asarray(value))
 
 
 class _StateView(Mapping):
