@@ -1,4 +1,5 @@
-"""Pieces shared by the optimizers: torch's argument checks and its per-element moment updates.
+"""Pieces shared by the optimizers: torch's argument checks, its per-element moment updates and
+the scalar maths (learning rate at a step, bias corrections, the scalar dtype).
 
 The moment updates keep torch's exact operation order (its CPU kernels), because several
 optimizers match torch bit for bit.
