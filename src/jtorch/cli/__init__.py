@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: usage errors (2) and --help (0)
         return int(exit_.code or 0)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that start ranks
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -4,13 +4,20 @@
 It shows progress, keeps the best model (by validation accuracy) as a full-model checkpoint under
 `runs/<name>/best`, writes the loss/accuracy curves and the history, and prints the test accuracy
 with a classification report. `jtorch ckpt restore runs/<name>/best --eval digits` reloads it.
+
+`--nproc-per-node N` starts N ranks (`jtorch.distributed.run`) that train one DDP model, each
+loading its share of every batch; they save the best state with `jtorch.distributed.checkpoint`
+under `runs/<name>/.ranks`, and this process then writes the full-model checkpoint from it and
+evaluates it, as a one-process run does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 MODELS = ("mlp", "lenet", "alexnet-small")
+_RANKS_DIR = ".ranks"  # under the run directory: the ranks' hand-over to the launching process
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "imagefolder")
 
 
@@ -54,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="train data-parallel (DistributedDataParallel) over this many devices; on the CPU "
         "they are simulated",
+    )
+    parser.add_argument(
+        "--nproc-per-node",
+        type=int,
+        default=1,
+        help="train data-parallel over this many local processes (torchrun's option; each "
+        "process loads its share of every batch)",
     )
 
 
@@ -211,15 +226,82 @@ def _data_parallel_mesh(devices: int, batch_size: int) -> Any:
     return data_mesh(jax.devices()[:devices])
 
 
+def _run_dir(args: argparse.Namespace) -> Path:
+    return Path(args.output_dir) / (args.name or f"{args.model}-{args.dataset}")
+
+
+def _job(args: argparse.Namespace) -> tuple[int, int] | None:
+    """(rank, world size) when this process is a rank started for `--nproc-per-node`."""
+    if args.nproc_per_node == 1 or "RANK" not in os.environ:
+        return None
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world != args.nproc_per_node:
+        raise ValueError(
+            f"--nproc-per-node {args.nproc_per_node}, but this job has WORLD_SIZE {world}"
+        )
+    return int(os.environ["RANK"]), world
+
+
 def run(args: argparse.Namespace) -> int:
+    optimizer_class(args.optimizer)  # fail before loading any data
+    if args.nproc_per_node < 1:
+        raise ValueError(f"--nproc-per-node must be >= 1, got {args.nproc_per_node}")
+    if args.nproc_per_node > 1:
+        if args.devices != 1:
+            raise ValueError(
+                "--devices and --nproc-per-node exclude each other: with --nproc-per-node each "
+                "process trains on its own device"
+            )
+        if args.batch_size % args.nproc_per_node:
+            raise ValueError(
+                f"--batch-size {args.batch_size} does not split over --nproc-per-node "
+                f"{args.nproc_per_node} (expected a multiple)"
+            )
+        if _job(args) is None:
+            return _launch_ranks(args)
+    return _train(args, _job(args))
+
+
+def _launch_ranks(args: argparse.Namespace) -> int:
+    """Start the ranks, then build the full-model checkpoint from their best state and evaluate
+    it here (one process: nothing to coordinate)."""
+    import jtorch
+    from jtorch.distributed import checkpoint as dcp
+    from jtorch.distributed.run import launch
+
+    run_dir = _run_dir(args)
+    shared = run_dir / _RANKS_DIR
+    shutil.rmtree(shared, ignore_errors=True)
+    status = launch("jtorch.cli", args.argv, nproc_per_node=args.nproc_per_node, module=True)
+    if status != 0:
+        return status
+    summary = json.loads((shared / "summary.json").read_text())
+    jtorch.manual_seed(args.seed)
+    train_set, classes = load_dataset(args.dataset, args.root, True, 32)
+    in_channels = int(np.asarray(train_set[0][0]).shape[0])
+    model = build_model(args.model, len(classes), in_channels, 32)
+    model.load_state_dict(dcp.load(model.state_dict(), shared / summary.pop("best_state")))
+    jtorch.save(model, str(run_dir / "best"))
+    shutil.rmtree(shared)
+    return _report(args, model, run_dir, summary)
+
+
+def _train(args: argparse.Namespace, job: tuple[int, int] | None) -> int:
+    """Train in this process: alone, over `--devices`, or as one rank of `--nproc-per-node`."""
     import jtorch
     from jtorch import nn, optim
     from jtorch.train import fit
-    from jtorch.utils.data import DataLoader, Subset, random_split
+    from jtorch.utils.data import DataLoader, DistributedSampler, Subset, random_split
 
-    optimizer_class(args.optimizer)  # fail before loading any data
+    if job is not None:
+        from jtorch import distributed
+
+        distributed.init_process_group()  # before JAX starts: it joins the ranks' runtime
+    rank = 0 if job is None else job[0]
     jtorch.enable_compilation_cache()  # a second run skips the compiles (JTORCH_COMPILATION_CACHE)
     mesh = _data_parallel_mesh(args.devices, args.batch_size)
+    if job is not None:
+        mesh = distributed.data_mesh(jax.devices())
     jtorch.manual_seed(args.seed)
     image_size = 32
     train_set, classes = load_dataset(args.dataset, args.root, True, image_size)
@@ -236,17 +318,24 @@ def run(args: argparse.Namespace) -> int:
             image_size,
             padding=args.augment,
             padding_mode="edge",
-            generator=random.Random(args.seed),
+            generator=random.Random(args.seed + rank),
         )
         train_part = _Augmented(train_part, shift)
-    loader_kw = dict(batch_size=args.batch_size, num_workers=args.workers)
+    loader_kw: dict[str, Any] = dict(batch_size=args.batch_size, num_workers=args.workers)
     placement = {}
     if mesh is not None:
         from jtorch import distributed
 
         placement = {"sharding": distributed.batch_sharding(mesh)}
-    train_loader = DataLoader(train_part, shuffle=True, drop_last=True, **loader_kw, **placement)
-    val_loader = DataLoader(val_part, **loader_kw)
+    samplers: dict[str, Any] = {"shuffle": True}
+    val_kw: dict[str, Any] = {}
+    if job is not None:  # each rank loads its share of every batch
+        loader_kw["batch_size"] = args.batch_size // job[1]
+        train_sampler = DistributedSampler(train_part, shuffle=True, seed=args.seed)
+        samplers = {"sampler": train_sampler}
+        val_kw = {"sampler": DistributedSampler(val_part, shuffle=False), **placement}
+    train_loader = DataLoader(train_part, drop_last=True, **samplers, **loader_kw, **placement)
+    val_loader = DataLoader(val_part, **loader_kw, **val_kw)
 
     bare = build_model(args.model, len(classes), in_channels, image_size)
     model = bare
@@ -257,21 +346,32 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler == "cosine":
         scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     criterion = nn.CrossEntropyLoss()
-    run_dir = Path(args.output_dir) / (args.name or f"{args.model}-{args.dataset}")
+    run_dir = _run_dir(args)
     run_dir.mkdir(parents=True, exist_ok=True)
-    best: dict[str, Any] = {"accuracy": -1.0, "epoch": None}
+    best: dict[str, Any] = {"accuracy": -1.0, "epoch": None, "state": None}
 
     def keep_best(epoch: int, logs: dict[str, float]) -> None:
-        if logs["val_accuracy"] >= best["accuracy"]:  # ties: the later, lower-lr epoch
-            best.update(accuracy=logs["val_accuracy"], epoch=epoch + 1)
+        if job is not None:
+            samplers["sampler"].set_epoch(epoch + 1)  # the next epoch's shuffle, as torch's loop
+        if logs["val_accuracy"] < best["accuracy"]:  # ties: the later, lower-lr epoch
+            return
+        best.update(accuracy=logs["val_accuracy"], epoch=epoch + 1)
+        if job is None:
             jtorch.save(bare, str(run_dir / "best"))
+            return
+        # every rank writes its part; the launching process builds the full model from it
+        previous, best["state"] = best["state"], f"best-{epoch + 1}"
+        distributed.checkpoint.save(bare.state_dict(), run_dir / _RANKS_DIR / best["state"])
+        if previous is not None and rank == 0:
+            shutil.rmtree(run_dir / _RANKS_DIR / previous)
 
-    if not args.quiet:
+    if not args.quiet and rank == 0:
         print(model)
         print(
             f"{args.dataset}: {len(train_part)} train, {len(val_part)} val; "
             f"device {jax.devices()[0].platform}"
-            + (f" x {args.devices} (data-parallel)" if mesh is not None else "")
+            + (f" x {args.devices} (data-parallel)" if args.devices > 1 else "")
+            + (f", {job[1]} processes (data-parallel)" if job is not None else "")
         )
     started = time.perf_counter()
     history = fit(
@@ -283,26 +383,42 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         scheduler=scheduler,
         callbacks=[keep_best],
-        progress=not args.quiet,
-        plot=str(run_dir / "curves.png"),
+        progress=not args.quiet and rank == 0,
+        plot=str(run_dir / "curves.png") if rank == 0 else None,
     )
-    train_time = time.perf_counter() - started
-    model = jtorch.load(str(run_dir / "best"))
+    summary = {
+        "best_epoch": best["epoch"],
+        "val_accuracy": best["accuracy"],
+        "train_seconds": time.perf_counter() - started,
+        "history": history,
+    }
+    if job is not None:
+        if rank == 0:
+            summary["best_state"] = best["state"]
+            (run_dir / _RANKS_DIR / "summary.json").write_text(json.dumps(summary))
+        distributed.barrier()
+        distributed.destroy_process_group()
+        return 0
+    return _report(args, jtorch.load(str(run_dir / "best")), run_dir, summary)
+
+
+def _report(args: argparse.Namespace, model: Any, run_dir: Path, summary: dict[str, Any]) -> int:
+    """Evaluate the best model on the test split, write history.json and print the result."""
     result = evaluate_model(model, args.dataset, args.root, limit=args.limit)
     summary = {
         "model": args.model,
         "dataset": args.dataset,
-        "best_epoch": best["epoch"],
-        "val_accuracy": best["accuracy"],
+        "best_epoch": summary["best_epoch"],
+        "val_accuracy": summary["val_accuracy"],
         "test_accuracy": result["accuracy"],
         "test_loss": result["loss"],
-        "train_seconds": train_time,
-        "history": history,
+        "train_seconds": summary["train_seconds"],
+        "history": summary["history"],
     }
     (run_dir / "history.json").write_text(json.dumps(summary, indent=2))
     print(
-        f"best epoch {best['epoch']} (val accuracy {best['accuracy']:.4f}); "
-        f"trained in {train_time:.1f} s; checkpoint {run_dir / 'best'}"
+        f"best epoch {summary['best_epoch']} (val accuracy {summary['val_accuracy']:.4f}); "
+        f"trained in {summary['train_seconds']:.1f} s; checkpoint {run_dir / 'best'}"
     )
     print_result(result)
     return 0
