@@ -111,6 +111,50 @@ def test_lr_edit_takes_effect_without_retrace():
     assert len(traces) == 1
 
 
+def test_only_changes_to_a_steps_own_objects_make_it_reread_its_structure(monkeypatch):
+    """Each compiled entry watches the modules, variables and optimizer node of its graph: an
+    unrelated model switching mode leaves it alone; its own submodule, Parameter flag or
+    optimizer state changing makes it re-read (and still compute the right thing)."""
+    from jtorch import _transforms
+
+    builds = []
+    build_entry = _transforms._JitFunction._build_entry
+
+    def counting(self, *args):
+        builds.append(1)
+        return build_entry(self, *args)
+
+    monkeypatch.setattr(_transforms._JitFunction, "_build_entry", counting)
+    model, other = mlp(), mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = jtorch.randn(4, 3), jtorch.randn(4, 2)
+
+    @jtorch.jit
+    def step(model, optimizer, x, y):
+        loss, grads = jtorch.value_and_grad(mse)(model, x, y)
+        optimizer.step(grads)
+        return loss
+
+    step(model, opt, x, y)
+    for _ in range(3):
+        other.eval()
+        other.train()
+        other[0].weight.requires_grad_(False)
+        step(model, opt, x, y)
+    assert len(builds) == 1
+    model[2].eval()  # a submodule of the step's model
+    step(model, opt, x, y)
+    assert len(builds) == 2
+    model[0].bias.requires_grad_(False)  # a Parameter's flag: the gradient must skip it
+    bias = np.array(model[0].bias.value)
+    step(model, opt, x, y)
+    assert len(builds) == 3
+    np.testing.assert_array_equal(model[0].bias.value, bias)
+    opt.load_state_dict(opt.state_dict())  # new optimizer state variables
+    step(model, opt, x, y)
+    assert len(builds) == 4
+
+
 def test_structure_change_inside_jit_is_an_error():
     extra = nn.Linear(1, 1)
 

@@ -26,9 +26,9 @@ import numpy as np
 from flax import errors as flax_errors
 from flax import nnx
 
-from jtorch import _random
+from jtorch import _random, _structure
 from jtorch._backend import internals
-from jtorch.nn.module import Module, Parameter, structure_epoch
+from jtorch.nn.module import Module, Parameter
 
 __all__ = ["jit", "grad", "value_and_grad", "vjp", "no_grad", "Grads"]
 
@@ -42,6 +42,13 @@ def _is_variable(x: Any) -> bool:
 def _is_static(obj: Any) -> bool:
     """Python flags and names (bool, str, None) are compile-time constants, not traced inputs."""
     return obj is None or isinstance(obj, (bool, str))
+
+
+def _structured_objects(nodes: tuple[Any, ...]) -> list[Any]:
+    """What can change the structure a compiled entry was built for: the nodes themselves (an
+    optimizer's state node among them) and every Module and Parameter in their graph."""
+    inner = [obj for _, obj in nnx.compat.iter_graph(nodes) if isinstance(obj, (Module, Parameter))]
+    return [*nodes, *inner]
 
 
 def _graph_node(obj: Any) -> Any | None:
@@ -74,6 +81,9 @@ class _Entry:
         # Weak: the cache must not keep a model alive. The key holds the nodes' ids; a dead
         # node's id may be reused by a new object, which `holds` tells apart.
         self.refs = tuple(weakref.ref(node) for node in nodes)
+        # invalidated when a module, variable or optimizer node of this graph changes structure
+        self.token = _structure.Token()
+        _structure.watch(_structured_objects(nodes), self.token)
         self.compiled = compiled
         self.graphdef = graphdef
         self.variables = variables  # None: slow path (state has non-Variable leaves)
@@ -154,9 +164,9 @@ class _JitFunction:
             if before is not None:
                 before()
         nodes = tuple(_graph_node(f) for f in facades)
-        key = (tuple(map(id, nodes)), positions, structure_epoch())
+        key = (tuple(map(id, nodes)), positions)
         entry = self._entries.get(key)
-        if entry is None or not entry.holds(nodes):
+        if entry is None or not entry.token.valid or not entry.holds(nodes):
             entry = self._build_entry(nodes, positions, facades)
             self._entries[key] = entry
             self._forget_when_gone(nodes, key)

@@ -9,7 +9,6 @@ split/merge, including inside compiled steps.
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
@@ -19,27 +18,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jtorch import _structure
 from jtorch._backend import internals
 from jtorch._device import device as _device_cls
 from jtorch._device import resolve_device
 from jtorch._dtypes import Size
 
 __all__ = ["Module", "Parameter", "Buffer"]
-
-# Bumped whenever any module's structure changes (attribute registration, train/eval,
-# requires_grad). `jtorch.jit` keys its cache on it, so an unchanged model is never re-walked.
-_structure_epoch = itertools.count()
-_current_epoch = [next(_structure_epoch)]
-
-
-def _bump_epoch() -> None:
-    _current_epoch[0] = next(_structure_epoch)
-
-
-def structure_epoch() -> int:
-    """A number that changes whenever a module's structure may have changed."""
-    return _current_epoch[0]
-
 
 # Built-in layer families whose `forward` (array maths only, no checks on values) runs eagerly as
 # a cached compiled program: re-tracing an LSTM's `lax.scan` on every eager call costs ~300 ms.
@@ -222,7 +207,7 @@ class Parameter(_ArrayVariable, nnx.Param):
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
         self.set_metadata(requires_grad=bool(flag))
-        _bump_epoch()
+        _structure.changed(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Parameter:
         self.requires_grad = requires_grad
@@ -326,7 +311,7 @@ class Module(nnx.Module):
 
     def _set_names(self, kind: str, names: tuple[str, ...]) -> None:
         object.__setattr__(self, kind, names)
-        _bump_epoch()
+        _structure.changed(self)
 
     def _forget(self, name: str) -> None:
         for kind in ("_jt_params", "_jt_buffers", "_jt_modules"):
@@ -336,7 +321,7 @@ class Module(nnx.Module):
 
     def _store(self, name: str, value: Any) -> None:
         """Set an attribute as NNX data (arrays, Variables, modules) or static, explicitly."""
-        _bump_epoch()  # a new object may now sit where compiled code expects the old one
+        _structure.changed(self)  # a new object may sit where compiled code expects the old one
         leaves = jax.tree.leaves(value, is_leaf=nnx.is_data)
         if isinstance(value, (nnx.Variable, nnx.Pytree)) or any(map(nnx.is_data, leaves)):
             super().__setattr__(name, nnx.data(value))
@@ -380,8 +365,6 @@ class Module(nnx.Module):
             self._store(name, None)
         else:
             self._store(name, value)
-            if name == "training":
-                _bump_epoch()
 
     def _register(self, name: str, value: Any, kind: str) -> None:
         # Re-registering under the same kind keeps the name's position (torch replaces the

@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jtorch import _structure
 from jtorch._backend import internals
-from jtorch.nn.module import _bump_epoch
 from jtorch.optim._closure import closure_inputs
 from jtorch.optim._common import _check_nonneg, _scalar_dtype
 from jtorch.optim.optimizer import Optimizer, _assign, _ParamState, _values
@@ -420,7 +420,7 @@ class LBFGS(Optimizer):
             floating = lambda s: jnp.issubdtype(s.dtype, jnp.floating)  # noqa: E731
             state = jax.tree.map(lambda s: s.astype(dtype) if floating(s) else s, state)
             self._node.lbfgs = _ParamState(state)
-            _bump_epoch()  # new state variables: compiled steps rebuild their structure
+            _structure.changed(self._node)  # new state: compiled steps re-read the structure
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         if self.param_groups:

@@ -47,7 +47,8 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jtorch.nn.module import Parameter, _bump_epoch
+from jtorch import _structure
+from jtorch.nn.module import Parameter
 from jtorch.optim._common import _scalar_dtype, _to_array
 
 __all__ = ["Optimizer"]
@@ -234,7 +235,7 @@ class Optimizer:
         self._synced.append({k: group[k] for k in self._hyperparams})
         self._static.append(self._static_options(group))
         self._update_signature()
-        _bump_epoch()
+        _structure.changed(self._node)
 
     def _update_signature(self) -> None:
         options = [sorted(static.items()) for static in self._static]
@@ -296,7 +297,7 @@ class Optimizer:
                 for pi, entry in enumerate(torch_states):
                     self._set_param_state(gi, pi, entry, f"parameter {pi} of group {gi}")
                 self._update_signature()
-                _bump_epoch()
+                _structure.changed(self._node)
         for group, synced, arrays in zip(self.param_groups, self._synced, self._node.hparams):
             for key in self._hyperparams:
                 if group[key] != synced[key]:
@@ -515,5 +516,5 @@ class Optimizer:
             raise
         if retrace:
             self._update_signature()
-        _bump_epoch()  # the state variables were replaced
+        _structure.changed(self._node)  # the state variables were replaced
         self._jtorch_before_jit()
