@@ -4,6 +4,11 @@
     DataLoader (jax arrays out, transfer awaited) against torch's DataLoader; ratio jtorch/torch.
 (b) ImageFolder of 1,000 generated 64x64 PNGs with RandomResizedCrop(32) + RandomHorizontalFlip +
     ToTensor, batch 32: num_workers=0 against num_workers=2 (processes; threads shown too).
+(c) one process's share in a job of two (rank 0 of 2) of the data of (a), batch 128, shuffled per
+    epoch, batches put on the device: jtorch's DataLoader with a DistributedSampler against Grain
+    (`grain.MapDataset`: slice `[rank::world]`, shuffle, batch), the candidate engine for the
+    multi-process loader; and whether each resumes mid-epoch from a saved iterator state. Skipped
+    when Grain is not installed (`pip install grain`; jtorch does not depend on it).
 
 Run: JAX_PLATFORMS=cpu python benchmarks/bench_dataloader.py [--quick]
 """
@@ -19,7 +24,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from jtorch.utils.data import DataLoader, TensorDataset
+from jtorch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from jtorch.vision import datasets, transforms
 
 
@@ -95,6 +100,61 @@ def bench_image_folder(epochs: int, n_images: int) -> None:
         )
 
 
+class _Rows:
+    """Grain's random-access source protocol over in-memory arrays: (x[i], y[i])."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[i], self.y[i]
+
+
+def _grain_epochs(grain, x, y, rank: int, world: int, epochs: int):
+    """Per epoch, a fresh iterator over this rank's shuffled share, batches on the device."""
+    rows = grain.MapDataset.source(_Rows(x, y))[rank::world]
+    for epoch in range(epochs):
+        batches = rows.shuffle(seed=epoch).batch(128).map(jax.device_put)
+        yield batches.to_iter_dataset()
+
+
+def bench_process_shard(epochs: int) -> None:
+    try:
+        import grain
+    except ImportError:
+        print("(c) skipped: Grain is not installed (pip install grain)")
+        return
+    rng = np.random.default_rng(0)
+    x = rng.random((60_000, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 60_000)
+    dataset = TensorDataset(x, y)
+    sampler = DistributedSampler(dataset, num_replicas=2, rank=0, shuffle=True)
+    ours = DataLoader(dataset, batch_size=128, sampler=sampler)
+    r_ours = _rate(ours, epochs)
+    r_grain = max(_rate(loader, 1) for loader in _grain_epochs(grain, x, y, 0, 2, epochs))
+    print(
+        f"(c) rank 0 of 2, bs=128  jtorch {r_ours:12,.0f} samples/s   grain {r_grain:12,.0f}"
+        f" samples/s   ratio jtorch/grain {r_ours / r_grain:6.2f}x"
+    )
+    # resuming mid-epoch: Grain's iterator state against jtorch's loader (none to save)
+    loader = next(_grain_epochs(grain, x, y, 0, 2, 1))
+    run = iter(loader)
+    for _ in range(5):
+        next(run)
+    state = run.get_state()
+    expected = np.asarray(next(run)[0])
+    resumed = iter(loader)
+    resumed.set_state(state)
+    same = np.array_equal(np.asarray(next(resumed)[0]), expected)
+    print(
+        f"    resumes mid-epoch from a saved state: grain {'yes' if same else 'NO'}, "
+        f"jtorch {'yes' if hasattr(ours, 'state_dict') else 'no (no loader state)'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs, fewer images")
@@ -103,6 +163,7 @@ def main() -> None:
     print(f"cpus: {os.cpu_count()}  jax devices: {jax.devices()}")
     bench_tensor_dataset(epochs)
     bench_image_folder(epochs, 500 if args.quick else 1000)
+    bench_process_shard(epochs)
 
 
 if __name__ == "__main__":
