@@ -82,7 +82,9 @@ class DataLoader:
     `sharding=` (a jax.sharding.Sharding) places every batch there, one batch ahead of the
     consumer (a sharding over several processes' devices: each process's batch becomes its part
     of the global batch, split along dim 0); `as_numpy=True` yields numpy batches;
-    `worker_mode='thread'` uses threads instead of processes. Differs from torch: batches are jax
+    `worker_mode='thread'` uses threads instead of processes. `state_dict()`/`load_state_dict()`
+    (torchdata's StatefulDataLoader names) save and restore the position in an epoch, so a resumed
+    run continues with the batches it would have seen next. Differs from torch: batches are jax
     arrays (float64/int64 become float32/int32 unless x64 is on); `pin_memory` is accepted and
     ignored (device_put is already asynchronous).
     """
@@ -203,6 +205,8 @@ class DataLoader:
             collate_fn = default_collate if self._auto_collation else _default_convert_marker
         self.collate_fn = collate_fn
         self._pool: _WorkerPool | None = None
+        self._served = 0  # batches the latest iterator handed out
+        self._resume_at = 0  # batches the next iterator skips (from load_state_dict)
 
     # ------------------------------------------------------------------ helpers
     def _fetch_spec(self) -> dict:
@@ -232,7 +236,48 @@ class DataLoader:
     def _index_iter(self) -> Iterator:
         if self._is_iterable:
             return itertools.repeat(None)
-        return iter(self.batch_sampler if self._auto_collation else self.sampler)
+        indices = iter(self.batch_sampler if self._auto_collation else self.sampler)
+        skip, self._resume_at = self._resume_at, 0
+        self._served = skip
+        return itertools.islice(indices, skip, None) if skip else indices
+
+    # ------------------------------------------------------------------ resuming
+    def _order_source(self) -> Any:
+        """The sampler whose state fixes this loader's order; refuses one it cannot restore."""
+        source = self.sampler if self.sampler is not None else self.batch_sampler
+        if self._is_iterable or not (
+            hasattr(source, "state_dict") and hasattr(source, "load_state_dict")
+        ):
+            what = "an IterableDataset" if self._is_iterable else type(source).__name__
+            raise TypeError(
+                f"DataLoader.state_dict: the order of {what} cannot be restored; resuming "
+                "mid-epoch needs a sampler whose order follows from its state_dict() "
+                "(DistributedSampler, SequentialSampler; shuffle=True draws from a generator)"
+            )
+        return source
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position in the current epoch: batches handed out so far and the sampler's state
+        (for DistributedSampler, its epoch). Random transforms are not replayed."""
+        return {"batches_yielded": self._served, "sampler": self._order_source().state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Make the next `iter(loader)` continue after the batches `state` had handed out."""
+        source = self._order_source()
+        if not isinstance(state, dict) or set(state) != {"batches_yielded", "sampler"}:
+            keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                "DataLoader.load_state_dict: expected a dict with keys ['batches_yielded', "
+                f"'sampler'] (from DataLoader.state_dict()), got {keys}"
+            )
+        served = state["batches_yielded"]
+        if not isinstance(served, int) or not 0 <= served <= len(self):
+            raise ValueError(
+                f"DataLoader.load_state_dict: 'batches_yielded' must be an int in [0, "
+                f"{len(self)}] (this loader's batches per epoch), got {served!r}"
+            )
+        source.load_state_dict(state["sampler"])
+        self._resume_at = served
 
     def _finish(self, data: Any) -> Any:
         if self.as_numpy:
@@ -253,8 +298,8 @@ class DataLoader:
                 pool = _WorkerPool(self)
             it = _MultiProcessIter(self, pool)
         if self._placement is not None and not self.as_numpy:
-            return _Lookahead(it)
-        return it
+            it = _Lookahead(it)
+        return _Counted(self, it)
 
     def __len__(self) -> int:
         if self._is_iterable:
@@ -279,6 +324,25 @@ def _default_convert_marker(data: Any) -> Any:
     from jtorch.utils.data.collate import default_convert
 
     return default_convert(data)
+
+
+class _Counted:
+    """Counts the batches handed to the caller (the loader's position for `state_dict`)."""
+
+    def __init__(self, loader: DataLoader, it: Iterator) -> None:
+        self._loader = loader
+        self._it = it
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __len__(self) -> int:
+        return len(self._it)  # type: ignore[arg-type]
+
+    def __next__(self) -> Any:
+        out = next(self._it)
+        self._loader._served += 1
+        return out
 
 
 class _Lookahead:

@@ -54,6 +54,14 @@ class SequentialSampler(Sampler):
     def __len__(self) -> int:
         return len(self.data_source)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Nothing: the order is always the same (lets a DataLoader resume mid-epoch)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state != {}:
+            raise ValueError(f"SequentialSampler.load_state_dict: expected {{}}, got {state!r}")
+
 
 class RandomSampler(Sampler):
     """A random permutation each epoch, or `num_samples` draws with replacement."""
@@ -283,3 +291,15 @@ class DistributedSampler(Sampler):
     def set_epoch(self, epoch: int) -> None:
         """Use `epoch` in the shuffle seed, so each epoch has its own order."""
         self.epoch = epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        """The epoch and seed that fix this replica's order (lets a DataLoader resume)."""
+        return {"epoch": self.epoch, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict) or set(state) != {"epoch", "seed"}:
+            raise ValueError(
+                "DistributedSampler.load_state_dict: expected a dict with keys ['epoch', "
+                f"'seed'], got {state!r}"
+            )
+        self.epoch, self.seed = int(state["epoch"]), int(state["seed"])
