@@ -111,3 +111,27 @@ def test_scheduler_steps_once_per_epoch():
     )
     np.testing.assert_allclose(history["lr"], [0.1, 0.05, 0.025])
     assert optimizer.param_groups[0]["lr"] == 0.0125
+
+
+def test_a_distributed_sampler_is_told_each_epoch_resumed_runs_included(tmp_path):
+    """As torch's loops call `sampler.set_epoch(epoch)`: each epoch shuffles its own order, and a
+    run resumed at epoch 2 sees epoch 2's order, not epoch 0's again."""
+    from jtorch.utils.data import DistributedSampler
+
+    class Recording(DistributedSampler):
+        def set_epoch(self, epoch):
+            epochs.append(epoch)
+            super().set_epoch(epoch)
+
+    epochs = []
+    train, val = loaders()
+    sampler = Recording(train.dataset, num_replicas=1, rank=0, shuffle=True)
+    train = DataLoader(train.dataset, batch_size=32, sampler=sampler)
+    manager = CheckpointManager(tmp_path / "ckpt")
+    model, optimizer = model_and_optimizer()
+    loss, options = nn.CrossEntropyLoss(), {"checkpoint": manager, "progress": False}
+    fit(model, optimizer, loss, train, val, epochs=2, **options)
+    assert epochs == [0, 1]
+    model, optimizer = model_and_optimizer()
+    fit(model, optimizer, loss, train, val, epochs=3, resume=True, **options)
+    assert epochs == [0, 1, 2]

@@ -276,10 +276,7 @@ def _launch_ranks(args: argparse.Namespace) -> int:
     if status != 0:
         return status
     summary = json.loads((shared / "summary.json").read_text())
-    jtorch.manual_seed(args.seed)
-    train_set, classes = load_dataset(args.dataset, args.root, True, 32)
-    in_channels = int(np.asarray(train_set[0][0]).shape[0])
-    model = build_model(args.model, len(classes), in_channels, 32)
+    model = build_model(args.model, *summary.pop("model_shape"))  # weights: the ranks' best
     model.load_state_dict(dcp.load(model.state_dict(), shared / summary.pop("best_state")))
     jtorch.save(model, str(run_dir / "best"))
     shutil.rmtree(shared)
@@ -327,14 +324,13 @@ def _train(args: argparse.Namespace, job: tuple[int, int] | None) -> int:
         from jtorch import distributed
 
         placement = {"sharding": distributed.batch_sharding(mesh)}
-    samplers: dict[str, Any] = {"shuffle": True}
+    order: dict[str, Any] = {"shuffle": True}
     val_kw: dict[str, Any] = {}
-    if job is not None:  # each rank loads its share of every batch
+    if job is not None:  # each rank loads its share of every batch (fit sets the epoch)
         loader_kw["batch_size"] = args.batch_size // job[1]
-        train_sampler = DistributedSampler(train_part, shuffle=True, seed=args.seed)
-        samplers = {"sampler": train_sampler}
+        order = {"sampler": DistributedSampler(train_part, shuffle=True, seed=args.seed)}
         val_kw = {"sampler": DistributedSampler(val_part, shuffle=False), **placement}
-    train_loader = DataLoader(train_part, drop_last=True, **samplers, **loader_kw, **placement)
+    train_loader = DataLoader(train_part, drop_last=True, **order, **loader_kw, **placement)
     val_loader = DataLoader(val_part, **loader_kw, **val_kw)
 
     bare = build_model(args.model, len(classes), in_channels, image_size)
@@ -351,8 +347,6 @@ def _train(args: argparse.Namespace, job: tuple[int, int] | None) -> int:
     best: dict[str, Any] = {"accuracy": -1.0, "epoch": None, "state": None}
 
     def keep_best(epoch: int, logs: dict[str, float]) -> None:
-        if job is not None:
-            samplers["sampler"].set_epoch(epoch + 1)  # the next epoch's shuffle, as torch's loop
         if logs["val_accuracy"] < best["accuracy"]:  # ties: the later, lower-lr epoch
             return
         best.update(accuracy=logs["val_accuracy"], epoch=epoch + 1)
@@ -395,6 +389,7 @@ def _train(args: argparse.Namespace, job: tuple[int, int] | None) -> int:
     if job is not None:
         if rank == 0:
             summary["best_state"] = best["state"]
+            summary["model_shape"] = [len(classes), in_channels, image_size]
             (run_dir / _RANKS_DIR / "summary.json").write_text(json.dumps(summary))
         distributed.barrier()
         distributed.destroy_process_group()

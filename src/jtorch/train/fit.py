@@ -147,8 +147,9 @@ def fit(
 ) -> History:
     """Train for `epochs` epochs; returns the per-epoch History.
 
-    Each epoch: train mode, one compiled step per batch, then (with `val_loader`) an evaluation;
-    `scheduler.step()` (or `scheduler.step(metric)` for ReduceLROnPlateau) once per epoch;
+    Each epoch: the train loader's sampler told the epoch (`set_epoch`, as torch's loops call it
+    for a DistributedSampler), train mode, one compiled step per batch, then (with `val_loader`)
+    an evaluation; `scheduler.step()` (or `scheduler.step(metric)` for ReduceLROnPlateau) once;
     `checkpoint` (a `jtorch.checkpoint.CheckpointManager`) saves model, optimizer and the epoch
     with the epoch's metrics, and `resume=True` continues from its latest save. Training stops
     early when `monitor` has not improved for `early_stopping_patience` epochs, or when a
@@ -185,7 +186,10 @@ def fit(
     bar = _Progress(progress, total_steps)
     best, stale = None, 0
     try:
+        set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
         for epoch in range(start_epoch, epochs):
+            if set_epoch is not None:  # DistributedSampler: this epoch's shuffle, as torch's loop
+                set_epoch(epoch)
             model.train()
             bar.start_epoch(epoch + 1, epochs)
             total, n_steps, started = None, 0, time.perf_counter()
