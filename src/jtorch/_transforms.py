@@ -81,7 +81,7 @@ class _Entry:
         # Weak: the cache must not keep a model alive. The key holds the nodes' ids; a dead
         # node's id may be reused by a new object, which `holds` tells apart.
         self.refs = tuple(weakref.ref(node) for node in nodes)
-        # invalidated when a module, variable or optimizer node of this graph changes structure
+        # invalidated when a node, Module or Parameter of this graph changes structure
         self.token = _structure.Token()
         _structure.watch(_structured_objects(nodes), self.token)
         self.compiled = compiled
