@@ -223,6 +223,27 @@ def test_donated_step_accepts_variables_sharing_one_array():
         np.testing.assert_array_equal(a, b)
 
 
+def test_arrays_a_step_leaves_alone_keep_their_buffers():
+    jtorch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    x = jtorch.randn(8, 3)
+    before = {k: v.value for k, v in model.named_parameters()}
+    forward = jtorch.jit(lambda m, x: m(x))  # not donated
+    model.eval()
+    forward(model, x)
+    for key, param in model.named_parameters():
+        assert param.value is before[key], key  # not copied out of the program
+    running_mean = model[1].running_mean.value
+    model.train()
+    forward(model, x)
+    assert model[1].running_mean.value is not running_mean  # what changed is stored
+    np.testing.assert_allclose(
+        model[1].running_mean.value, 0.1 * np.asarray(model[0](x)).mean(0), rtol=1e-5, atol=1e-6
+    )
+    for key, param in model.named_parameters():
+        assert param.value is before[key], key
+
+
 # ---------------------------------------------------------------- eager calls of built-in layers
 
 # (name, layer, input shape): built-in layers whose eager calls run a cached compiled program

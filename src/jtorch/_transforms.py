@@ -142,8 +142,10 @@ class _JitFunction:
                     "optimizer (added/removed attributes or switched train/eval); do that outside"
                 )
             # Same dtypes (and no weak types) as the inputs, so the next call hits this trace.
+            # Without donation, an array the function left alone comes back as None: returning
+            # it would make XLA copy it (an eval forward would copy every weight).
             new_values = [
-                jnp.asarray(new, dtype=old.dtype)
+                None if new is old and not self._donate else jnp.asarray(new, dtype=old.dtype)
                 for new, old in zip(jax.tree.leaves(new_state), values)
             ]
             return new_values, out
@@ -198,9 +200,13 @@ class _JitFunction:
         if self._draws and from_global:
             _random.default_generator.reserve()
         if entry.variables is not None:
-            internals.store_arrays(entry.variables, new_values)
+            changed = [
+                (var, new) for var, new in zip(entry.variables, new_values) if new is not None
+            ]
+            internals.store_arrays([var for var, _ in changed], [new for _, new in changed])
         else:
-            nnx.update(nodes, jax.tree.unflatten(treedef, new_values))
+            kept = [old if new is None else new for new, old in zip(new_values, values)]
+            nnx.update(nodes, jax.tree.unflatten(treedef, kept))
         return out
 
     def _rng_args(self) -> tuple[tuple[jax.Array, Any], bool]:
