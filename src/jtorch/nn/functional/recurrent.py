@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jtorch.nn.functional._lstm_recurrence import lstm_recurrence
 from jtorch.nn.functional.dropout import dropout as _dropout
 
 __all__ = [
@@ -231,10 +232,14 @@ def _sequence_fn(mode: str, doc: str) -> Callable:
                 idx = layer * directions + direction
                 w = params[idx * per_group : (idx + 1) * per_group]
                 b_ih, b_hh = (w[2], w[3]) if has_biases else (None, None)
-                step = _layer_step(mode, w[1], b_hh, w[-1] if has_proj else None)
                 state = (h0[idx], c0[idx]) if mode == "lstm" else h0[idx]
                 gi = _in_proj(x, w[0], b_ih)  # (L, N, gates·H): one matmul for the whole sequence
-                ys, final = _scan_layer(state, gi, step, direction == 1, mask)
+                if mode == "lstm" and not has_proj and mask is None:
+                    zx = gi if b_hh is None else gi + b_hh
+                    ys, *final = lstm_recurrence(zx, *state, w[1], direction == 1)
+                else:
+                    step = _layer_step(mode, w[1], b_hh, w[-1] if has_proj else None)
+                    ys, final = _scan_layer(state, gi, step, direction == 1, mask)
                 outputs.append(ys)
                 if mode == "lstm":
                     h_n.append(final[0])
