@@ -24,20 +24,20 @@ def _seed_from_key(key: Any) -> int:
 def draw_seed(generator: Any = None) -> int:
     """A fresh 64-bit seed from `generator` or, when None, from `jtorch._random.next_key()`.
 
-    `generator` may be a `numpy.random.Generator`, a `random.Random`, an `nnx.Rngs`, a jax PRNG
-    key (used as is), or a `torch.Generator` (its `initial_seed()` is advanced like torch does).
+    `generator` may be a `jtorch.Generator`, a `numpy.random.Generator`, a `random.Random`, an
+    `nnx.Rngs`, a jax PRNG key (used as is), or a `torch.Generator` (advanced like torch does).
     """
-    if generator is None:
-        from jtorch import _random
+    from jtorch import _random
 
-        return _seed_from_key(_random.next_key())
+    if generator is None or isinstance(generator, _random.Generator):
+        return _seed_from_key(_random.next_key(generator))
     if isinstance(generator, np.random.Generator):
         return int(generator.integers(0, 2**63 - 1))
     if isinstance(generator, _pyrandom.Random):
         return generator.getrandbits(63)
     if hasattr(generator, "default") and callable(generator.default):  # nnx.Rngs
         return _seed_from_key(generator.default())
-    if type(generator).__name__ == "Generator" and hasattr(generator, "initial_seed"):
+    if is_torch_generator(generator):
         import torch  # a torch.Generator: draw an int64 from it as torch's samplers do
 
         return int(torch.empty((), dtype=torch.int64).random_(generator=generator).item())
@@ -45,9 +45,15 @@ def draw_seed(generator: Any = None) -> int:
         return _seed_from_key(generator)
     except Exception as exc:  # noqa: BLE001
         raise TypeError(
-            "`generator` must be None, a numpy Generator, random.Random, nnx.Rngs, a jax PRNG "
-            f"key or a torch.Generator, got {type(generator).__name__}"
+            "`generator` must be None, a jtorch.Generator, a numpy Generator, random.Random, "
+            f"nnx.Rngs, a jax PRNG key or a torch.Generator, got {type(generator).__name__}"
         ) from exc
+
+
+def is_torch_generator(generator: Any) -> bool:
+    """Whether `generator` is PyTorch's own `torch.Generator` (not jtorch's of the same name)."""
+    cls = type(generator)
+    return cls.__name__ == "Generator" and cls.__module__.split(".")[0] == "torch"
 
 
 def numpy_rng(generator: Any = None) -> np.random.Generator:

@@ -207,6 +207,8 @@ class DataLoader:
         self._pool: _WorkerPool | None = None
         self._served = 0  # batches the latest iterator handed out
         self._resume_at = 0  # batches the next iterator skips (from load_state_dict)
+        self._base_seed: int | None = None  # drawn by the latest iterator or worker pool
+        self._restored_seed: int | None = None  # from load_state_dict: used by the next one
 
     # ------------------------------------------------------------------ helpers
     def _fetch_spec(self) -> dict:
@@ -241,6 +243,13 @@ class DataLoader:
         self._served = skip
         return itertools.islice(indices, skip, None) if skip else indices
 
+    def _draw_base_seed(self) -> int:
+        """The base seed of a new iterator or worker pool (workers seed `numpy.random` from
+        it): the one `load_state_dict` restored, once, else a draw from `generator`."""
+        seed, self._restored_seed = self._restored_seed, None
+        self._base_seed = draw_seed(self.generator) if seed is None else seed
+        return self._base_seed
+
     # ------------------------------------------------------------------ resuming
     def _order_source(self) -> Any:
         """The sampler whose state fixes this loader's order; refuses one it cannot restore."""
@@ -252,23 +261,37 @@ class DataLoader:
             raise TypeError(
                 f"DataLoader.state_dict: the order of {what} cannot be restored; resuming "
                 "mid-epoch needs a sampler whose order follows from its state_dict() "
-                "(DistributedSampler, SequentialSampler; shuffle=True draws from a generator)"
+                "(RandomSampler, i.e. shuffle=True, DistributedSampler, SequentialSampler)"
             )
         return source
 
     def state_dict(self) -> dict[str, Any]:
         """The position in the current epoch: batches handed out so far and the sampler's state
-        (for DistributedSampler, its epoch). Random transforms are not replayed."""
-        return {"batches_yielded": self._served, "sampler": self._order_source().state_dict()}
+        (DistributedSampler: its epoch; RandomSampler: the seed of the epoch in progress). The
+        caller saves the RNG it shuffles with (`jtorch.get_rng_state()` or its generator's) at
+        the same point, so later epochs draw the same orders. Random transforms are not
+        replayed."""
+        return {
+            "batches_yielded": self._served,
+            "sampler": self._order_source().state_dict(),
+            "base_seed": self._base_seed,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Make the next `iter(loader)` continue after the batches `state` had handed out."""
         source = self._order_source()
-        if not isinstance(state, dict) or set(state) != {"batches_yielded", "sampler"}:
+        if not isinstance(state, dict) or set(state) != {"base_seed", "batches_yielded", "sampler"}:
             keys = sorted(state) if isinstance(state, dict) else type(state).__name__
             raise ValueError(
-                "DataLoader.load_state_dict: expected a dict with keys ['batches_yielded', "
-                f"'sampler'] (from DataLoader.state_dict()), got {keys}"
+                "DataLoader.load_state_dict: expected a dict with keys ['base_seed', "
+                f"'batches_yielded', 'sampler'] (from DataLoader.state_dict()), got {keys}"
+            )
+        base_seed = state["base_seed"]
+        if base_seed is not None and (
+            isinstance(base_seed, bool) or not isinstance(base_seed, (int, np.integer))
+        ):
+            raise ValueError(
+                f"DataLoader.load_state_dict: 'base_seed' must be None or an int, got {base_seed!r}"
             )
         served = state["batches_yielded"]
         if not isinstance(served, int) or not 0 <= served <= len(self):
@@ -277,7 +300,12 @@ class DataLoader:
                 f"{len(self)}] (this loader's batches per epoch), got {served!r}"
             )
         source.load_state_dict(state["sampler"])
+        if served == len(self):  # a finished epoch: the next iterator starts a new one,
+            served, base_seed = 0, None  # drawing new seeds as the run would have
+            if isinstance(source, RandomSampler):
+                source.load_state_dict({})
         self._resume_at = served
+        self._restored_seed = None if base_seed is None else int(base_seed)
 
     def _finish(self, data: Any) -> Any:
         if self.as_numpy:
@@ -375,7 +403,7 @@ class _Lookahead:
 class _SingleProcessIter:
     def __init__(self, loader: DataLoader) -> None:
         self._loader = loader
-        self._base_seed = draw_seed(loader.generator)  # drawn before the sampler's, as torch
+        self._base_seed = loader._draw_base_seed()  # drawn before the sampler's, as torch
         self._index_iter = loader._index_iter()
         self._fetcher = _worker.make_fetcher(loader._fetch_spec())
 
@@ -405,7 +433,7 @@ class _WorkerPool:
         self.num_workers = loader.num_workers
         self.is_thread = loader.worker_mode == "thread"
         self.epoch = 0
-        base_seed = draw_seed(loader.generator)
+        base_seed = loader._draw_base_seed()
         spec = loader._fetch_spec()
         if self.is_thread:
             self.result_queue: Any = queue.Queue()

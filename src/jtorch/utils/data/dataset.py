@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from jtorch.utils.data._rng import draw_seed
+from jtorch.utils.data._rng import draw_seed, is_torch_generator
 
 __all__ = [
     "Dataset",
@@ -187,7 +187,7 @@ class Subset(Dataset[T_co]):
 
 def _randperm(n: int, generator: Any = None) -> list[int]:
     """A random permutation of range(n); a torch.Generator gives torch.randperm's exact result."""
-    if type(generator).__name__ == "Generator" and hasattr(generator, "initial_seed"):
+    if is_torch_generator(generator):
         import torch
 
         return torch.randperm(n, generator=generator).tolist()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from jtorch.utils.data._rng import draw_seed
+from jtorch.utils.data._rng import is_torch_generator as _is_torch_generator
 
 __all__ = [
     "Sampler",
@@ -26,10 +27,6 @@ __all__ = [
     "BatchSampler",
     "DistributedSampler",
 ]
-
-
-def _is_torch_generator(generator: Any) -> bool:
-    return type(generator).__name__ == "Generator" and hasattr(generator, "initial_seed")
 
 
 class Sampler:
@@ -64,7 +61,14 @@ class SequentialSampler(Sampler):
 
 
 class RandomSampler(Sampler):
-    """A random permutation each epoch, or `num_samples` draws with replacement."""
+    """A random permutation each epoch, or `num_samples` draws with replacement.
+
+    `iter()` fixes the epoch's order at once: it draws the epoch's seed (or, with a
+    `torch.Generator`, notes the generator's state before drawing). `state_dict()` returns that
+    record for the epoch last started, so a restored sampler's next `iter()` repeats the order
+    instead of drawing a new one (a DataLoader resumed mid-epoch); later epochs draw from the
+    generator, or the global RNG, as restored by the caller.
+    """
 
     def __init__(
         self,
@@ -77,6 +81,8 @@ class RandomSampler(Sampler):
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
+        self._epoch_state: dict[str, Any] = {}  # what fixed the order of the epoch last started
+        self._restored: dict[str, Any] = {}  # from load_state_dict: used by the next iter()
         if not isinstance(self.replacement, bool):
             raise TypeError(
                 f"replacement should be a boolean value, but got replacement={self.replacement}"
@@ -92,28 +98,73 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self) -> Iterator[int]:
-        n = len(self.data_source)
+        restored, self._restored = self._restored, {}
         if _is_torch_generator(self.generator):
             import torch
 
-            g = self.generator
-            if self.replacement:
-                for _ in range(self.num_samples // 32):
-                    yield from torch.randint(n, (32,), dtype=torch.int64, generator=g).tolist()
-                r = self.num_samples % 32
-                yield from torch.randint(n, (r,), dtype=torch.int64, generator=g).tolist()
-            else:
-                for _ in range(self.num_samples // n):
-                    yield from torch.randperm(n, generator=g).tolist()
-                yield from torch.randperm(n, generator=g).tolist()[: self.num_samples % n]
-            return
-        rng = np.random.default_rng(draw_seed(self.generator))
+            if restored:
+                self.generator.set_state(torch.from_numpy(restored["generator_state"].copy()))
+            self._epoch_state = {"generator_state": self.generator.get_state().numpy().copy()}
+            return self._torch_order(self.generator)
+        seed = restored["seed"] if restored else draw_seed(self.generator)
+        self._epoch_state = {"seed": seed}
+        return self._numpy_order(np.random.default_rng(seed))
+
+    def _torch_order(self, g: Any) -> Iterator[int]:
+        """torch's own draws (torch.utils.data.RandomSampler), so a torch.Generator gives torch's
+        order exactly."""
+        import torch
+
+        n = len(self.data_source)
+        if self.replacement:
+            for _ in range(self.num_samples // 32):
+                yield from torch.randint(n, (32,), dtype=torch.int64, generator=g).tolist()
+            r = self.num_samples % 32
+            yield from torch.randint(n, (r,), dtype=torch.int64, generator=g).tolist()
+        else:
+            for _ in range(self.num_samples // n):
+                yield from torch.randperm(n, generator=g).tolist()
+            yield from torch.randperm(n, generator=g).tolist()[: self.num_samples % n]
+
+    def _numpy_order(self, rng: np.random.Generator) -> Iterator[int]:
+        n = len(self.data_source)
         if self.replacement:
             yield from rng.integers(0, n, size=self.num_samples).tolist()
         else:
             for _ in range(self.num_samples // n):
                 yield from rng.permutation(n).tolist()
             yield from rng.permutation(n)[: self.num_samples % n].tolist()
+
+    def state_dict(self) -> dict[str, Any]:
+        """What fixed the order of the epoch last started: `{"seed": int}`, with a
+        torch.Generator `{"generator_state": uint8 array}`; `{}` before the first epoch."""
+        return dict(self._epoch_state)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Make the next `iter()` give the order `state` records (see `state_dict`)."""
+        key = "generator_state" if _is_torch_generator(self.generator) else "seed"
+        if not isinstance(state, dict) or not set(state) <= {key}:
+            raise ValueError(
+                f"RandomSampler.load_state_dict: expected {{}} or a dict with key {key!r} (from "
+                f"state_dict() of a sampler with the same kind of generator), got {state!r}"
+            )
+        if key == "seed" and state:
+            seed = state["seed"]
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ValueError(
+                    f"RandomSampler.load_state_dict: 'seed' must be a non-negative int, got "
+                    f"{seed!r}"
+                )
+            state = {"seed": int(seed)}
+        elif state:
+            arr = np.asarray(state["generator_state"])
+            if arr.dtype != np.uint8 or arr.ndim != 1:
+                raise ValueError(
+                    "RandomSampler.load_state_dict: 'generator_state' must be a 1-d uint8 "
+                    f"array (torch.Generator.get_state()), got {arr.dtype} {arr.shape}"
+                )
+            state = {"generator_state": arr}
+        self._restored = state
 
     def __len__(self) -> int:
         return self.num_samples
@@ -210,7 +261,11 @@ class BatchSampler(Sampler):
         self.drop_last = drop_last
 
     def __iter__(self) -> Iterator[list[int]]:
-        it = iter(self.sampler)
+        # the sampler's iter() now, not at the first batch: a random sampler fixes its epoch's
+        # order (and its state_dict) when the DataLoader's iterator is made
+        return self._batches(iter(self.sampler))
+
+    def _batches(self, it: Iterator[int]) -> Iterator[list[int]]:
         if self.drop_last:
             for batch in zip(*([it] * self.batch_size)):
                 yield [*batch]
