@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import numpy as np
 
 __all__ = ["device", "resolve_device", "cuda", "to", "backends", "accelerator"]
 
@@ -175,3 +176,28 @@ class _Accelerator:
 
 
 accelerator = _Accelerator()
+
+
+def placed_like(value: jax.Array, current: Any) -> jax.Array:
+    """`value` with `current`'s sharding: torch copies a loaded value into the existing tensor,
+    so a DDP or FSDP model keeps its replicated or sharded parameters. A value this process
+    holds whole fills a sharding that spans processes from its own copy."""
+    if not isinstance(current, jax.Array) or any(
+        isinstance(v, jax.core.Tracer) for v in (current, value)
+    ):
+        return value  # inside a trace: placement is the compiler's
+    value = jax.numpy.asarray(value)
+    if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):  # typed keys: place their data
+        data = placed_like(jax.random.key_data(value), jax.random.key_data(current))
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(value))
+    if not current.committed and current.ndim == 0 and value.is_fully_addressable:
+        # a scalar made without a device (a step count) joins arrays on any devices in a
+        # compiled step; keep the loaded one like that
+        return jax.numpy.asarray(np.asarray(value))
+    sharding = current.sharding
+    if value.sharding == sharding:
+        return value
+    if sharding.is_fully_addressable or not value.is_fully_addressable:
+        return jax.device_put(value, sharding)
+    host = np.asarray(value)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])

@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jtorch._device import placed_like
+
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed"]
 
 _DEFAULT_SEED = 0
@@ -282,6 +284,8 @@ def load_module_rng_state(module: Any, state: dict[str, Any]) -> None:
             raise ValueError(
                 f"module RNG state `{path}`: key data has shape {data.shape}, expected {expected}"
             )
-        stream.key.set_value(jax.random.wrap_key_data(data, impl=jax.random.key_impl(old_key)))
+        key = jax.random.wrap_key_data(data, impl=jax.random.key_impl(old_key))
+        stream.key.set_value(placed_like(key, old_key))  # e.g. replicated over a DDP mesh
         count = stream.count.get_value()
-        stream.count.set_value(jnp.asarray(state[path]["count"], count.dtype).reshape(count.shape))
+        new_count = jnp.asarray(state[path]["count"], count.dtype).reshape(count.shape)
+        stream.count.set_value(placed_like(new_count, count))

@@ -331,6 +331,33 @@ def check_state_dict_prefix():
     assert list(model.state_dict()) == ["module." + k for k in model.module.state_dict()]
 
 
+def check_load_state_dict_keeps_placement():
+    """Loading plain (numpy) state into a DDP or FSDP model and its optimizer keeps the arrays
+    replicated or split over the 4 devices, as torch's load_state_dict copies into the existing
+    tensors; the values are the loaded ones and a step still runs."""
+    from jtorch.distributed import checkpoint as dcp
+
+    x, y = batches((12,))[0]
+    for wrap in (dist.DistributedDataParallel, dist.fully_shard):
+        model = wrap(mlp())
+        optimizer = optim.Adam(model.parameters(), lr=1e-2)
+        xs, ys = dist.shard_batch((x, y))
+        train_step(model, optimizer, xs, ys)
+        placed = {k: v.sharding for k, v in model.state_dict().items()}
+        moments = {i: e["exp_avg"].sharding for i, e in optimizer.state_dict()["state"].items()}
+        plain = {k: np.asarray(v) + 1 for k, v in model.state_dict().items()}
+        plain_opt = dcp.gather(optimizer.state_dict())
+        model.load_state_dict(plain)
+        optimizer.load_state_dict(plain_opt)
+        for k, v in model.state_dict().items():
+            assert v.sharding == placed[k], (wrap.__name__, k, v.sharding)
+            close(v, plain[k], k, 0, 0)
+        for i, entry in optimizer.state_dict()["state"].items():
+            assert entry["exp_avg"].sharding == moments[i], (wrap.__name__, i)
+            close(entry["exp_avg"], plain_opt["state"][i]["exp_avg"], f"exp_avg {i}", 0, 0)
+        train_step(model, optimizer, xs, ys)
+
+
 def check_single_process_group():
     """A group of one process: rank 0 of 1; collectives return the value itself."""
     dist.init_process_group("gloo", world_size=1, rank=0)

@@ -12,9 +12,9 @@ import os
 import numpy as np
 
 
-def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
+def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object, object, object]:
     """DDP + SyncBatchNorm + Adam on fixed batches of 8, each rank loading its share through a
-    DistributedSampler. Returns the losses and the DDP model."""
+    DistributedSampler. Returns the losses, the DDP model, its optimizer and the step."""
     import jtorch
     import jtorch.distributed as dist
     from jtorch import nn, optim
@@ -50,7 +50,35 @@ def train(rank: int, world: int, steps: int = 3) -> tuple[list[float], object]:
     for xs, ys in loader:
         assert xs.shape == (8, 6), xs.shape  # the global batch
         losses.append(float(train_step(model, optimizer, xs, ys)))
-    return losses, model
+    return losses, model, optimizer, (train_step, xs, ys)
+
+
+def check_manager(directory: str, rank: int, world: int) -> dict:
+    """Every rank saves the trained state with CheckpointManager (async, two kept), restores the
+    latest step into a fresh model and optimizer, and takes one more step on both."""
+    from jtorch.checkpoint import CheckpointManager
+
+    _, model, optimizer, (train_step, xs, ys) = train(rank, world)
+    _, fresh, fresh_optimizer, _ = train(rank, world, steps=1)
+    with CheckpointManager(directory, max_to_keep=2, async_save=True) as manager:
+        for step in (1, 2, 3):
+            manager.save(step, model, optimizer, extra={"rank": rank})
+        manager.wait_until_finished()
+        restored = manager.restore("latest", fresh, fresh_optimizer)
+        steps = manager.all_steps()
+    spans = all(len(v.sharding.device_set) == world for v in fresh.state_dict().values()) and all(
+        len(v.sharding.device_set) == world
+        for entry in fresh_optimizer.state_dict()["state"].values()
+        for v in entry.values()
+        if v.ndim  # a step count is a plain scalar, as a fresh optimizer's is
+    )
+    return {
+        "steps": steps,
+        "extra": restored["extra"],
+        "spans_processes": spans,
+        "next_loss": float(train_step(model, optimizer, xs, ys)),
+        "restored_next_loss": float(train_step(fresh, fresh_optimizer, xs, ys)),
+    }
 
 
 def main() -> None:
@@ -58,6 +86,7 @@ def main() -> None:
     parser.add_argument("--fail-rank", type=int, default=-1)
     parser.add_argument("--save", help="write the trained state here (every rank its shards)")
     parser.add_argument("--save-pth", help="rank 0 alone writes the trained state here (.pth)")
+    parser.add_argument("--manager", help="check CheckpointManager saves and restores here")
     args = parser.parse_args()
     if int(os.environ.get("RANK", "0")) == args.fail_rank:
         raise RuntimeError(f"rank {args.fail_rank} fails on purpose")
@@ -68,7 +97,7 @@ def main() -> None:
     jtorch.manual_seed(0)  # seeding before joining the group starts nothing
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
-    losses, model = train(rank, world)
+    losses, model, _, _ = train(rank, world)
     if args.save:
         dcp.save(model.module.state_dict(), args.save)
     if args.save_pth and rank == 0:  # torch's single-writer habit
@@ -85,6 +114,7 @@ def main() -> None:
     from_one = dist.broadcast(np.arange(3, dtype=np.int32) * (rank + 1), src=1)
     gathered = [None] * world
     dist.all_gather(gathered, np.full((2,), rank, np.int32))
+    manager = check_manager(args.manager, rank, world) if args.manager else None
     dist.barrier()
     if rank == 0:
         result = {
@@ -94,6 +124,7 @@ def main() -> None:
             "rank_max": float(largest),
             "broadcast_from_1": np.asarray(from_one).tolist(),
             "all_gather": [np.asarray(g).tolist() for g in gathered],
+            "manager": manager,
         }
         print(json.dumps(result), flush=True)
     dist.destroy_process_group()

@@ -42,16 +42,16 @@ def _result(done):
 
 
 def test_two_ranks_train_like_one_process(tmp_path):
-    """Losses equal one process's; the checkpoint both ranks wrote restores here, on 1 device."""
-    ckpt, pth = tmp_path / "two_ranks", tmp_path / "rank0.pth"
+    """Losses equal one process's; the checkpoints both ranks wrote restore here, on 1 device."""
+    ckpt, pth, managed = tmp_path / "two_ranks", tmp_path / "rank0.pth", tmp_path / "managed"
     command = [*CLI, "run", "--nproc-per-node", "2", str(SCRIPT), "--save", str(ckpt)]
-    double = _result(_run([*command, "--save-pth", str(pth)]))
+    double = _result(_run([*command, "--save-pth", str(pth), "--manager", str(managed)]))
     assert double["world"] == 2
     # collectives outside the step, of rank + 1 (or rank) on ranks 0 and 1
     assert (double["rank_sum"], double["rank_max"]) == (3.0, 2.0)
     assert double["broadcast_from_1"] == [0, 2, 4]
     assert double["all_gather"] == [[0, 0], [1, 1]]
-    losses, model = train(0, 1)  # here: one process, one device
+    losses, model, optimizer, _ = train(0, 1)  # here: one process, one device
     assert double["losses"] == pytest.approx(losses, rel=RTOL)
     expected = model.module.state_dict()
     restored = dcp.load(expected, ckpt)
@@ -64,6 +64,23 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert list(single) == list(expected)
     for key, value in single.items():
         np.testing.assert_allclose(value, expected[key], rtol=RTOL, atol=1e-6, err_msg=key)
+    # CheckpointManager across the two ranks: retention, extra (rank 0's), a restore that keeps
+    # the arrays over both processes and continues exactly; here it restores onto one device
+    manager = double["manager"]
+    assert manager["steps"] == [2, 3] and manager["extra"] == {"rank": 0}
+    assert manager["spans_processes"]
+    assert manager["restored_next_loss"] == manager["next_loss"]
+    _, fresh, fresh_optimizer, _ = train(0, 1, steps=1)
+    with jtorch.checkpoint.CheckpointManager(managed) as one_process:
+        one_process.restore("latest", fresh, fresh_optimizer)
+    for key, value in fresh.state_dict().items():
+        np.testing.assert_allclose(
+            value, model.state_dict()[key], rtol=RTOL, atol=1e-6, err_msg=key
+        )
+    for index, entry in fresh_optimizer.state_dict()["state"].items():
+        for name, value in entry.items():
+            want = optimizer.state_dict()["state"][index][name]
+            np.testing.assert_allclose(value, want, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def test_failing_rank_is_named_and_stops_the_others():

@@ -88,14 +88,20 @@ def _global_path(obj: Any) -> tuple[str, str]:
 class Encoder:
     """Turns an object into a skeleton, appending its arrays to `self.arrays`."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_global: bool = False) -> None:
         self.arrays: list[Any] = []
         self.module_refs: dict[int, int] = {}
         self.variable_refs: dict[int, int] = {}
         self.modules_seen: list[Any] = []  # keeps ids valid while encoding
+        # keep arrays that span processes as they are (a writer that every process joins),
+        # instead of this process's replica (a single-writer file)
+        self.keep_global = keep_global
 
     def add_array(self, value: Any) -> int:
-        self.arrays.append(as_numpy_or_jax(value))
+        if isinstance(value, nnx.Variable):
+            value = value.get_value()
+        global_array = isinstance(value, jax.Array) and not value.is_fully_addressable
+        self.arrays.append(value if self.keep_global and global_array else as_numpy_or_jax(value))
         return len(self.arrays) - 1
 
     def encode(self, obj: Any, where: str = "obj") -> Any:

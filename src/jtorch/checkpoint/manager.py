@@ -12,6 +12,11 @@ jtorch does this instead of Orbax's own async mode because that mode still creat
 starts threads and waits on signals in the caller, which cost more than a small model's step;
 retention (max_to_keep, best), intervals and the atomic commit stay Orbax's.
 
+Several processes: every rank calls `save` and `restore` with the same arguments (Orbax's
+manager joins them at each step). Arrays spanning the processes (a DDP model's replicated
+parameters, FSDP shards) are written by the processes holding their shards; values each process
+holds whole (the RNG state, step counts, `extra`) are written from process 0's copy.
+
 Durability: unlike `jtorch.save` (which, like torch.save, leaves flushing to the OS), every step
 is made durable before Orbax deletes older steps: each file and directory of the new step and the
 rename that committed it are fsynced. A power cut at any point therefore leaves the previous
@@ -48,6 +53,21 @@ def _plain_metrics(metrics: dict[str, Any] | None) -> dict[str, float] | None:
     if not isinstance(metrics, dict):
         raise TypeError(f"CheckpointManager.save: `metrics` must be a dict, got {type(metrics)}")
     return {str(k): float(np.asarray(v)) for k, v in metrics.items()}
+
+
+def _over_every_process(value: Any) -> Any:
+    """`value` as an array that Orbax's multi-process writer accepts: arrays that already span
+    the processes stay; a value each process holds whole (the RNG state, step counts, `extra`)
+    becomes one array replicated over every device, and process 0's copy is the one written,
+    as torch's rank-0 saves do."""
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        return value
+    value = np.asarray(value)
+    if value.size == 0:
+        return value  # kept in the metadata, not by Orbax
+    mesh = jax.sharding.Mesh(np.array(jax.devices()), ("processes",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    return jax.make_array_from_process_local_data(sharding, value)
 
 
 def _durable_manager(ocp: Any, directory: Path, **kwargs: Any) -> Any:
@@ -164,11 +184,18 @@ class CheckpointManager:
                 "modules": None if model is None else _random.module_rng_state(model),
             },
         }
-        encoder = Encoder()
+        encoder = Encoder(keep_global=True)
         tree = encoder.encode(state)
-        named, empty = split_arrays(encoder.arrays)
+        arrays = encoder.arrays
+        if jax.process_count() > 1:
+            arrays = [_over_every_process(a) for a in arrays]
+        named, empty = split_arrays(arrays)
         if self._writer is not None and named:
-            copies = jax.device_put(list(named.values()), jax.devices("cpu")[0], may_alias=False)
+            values = list(named.values())
+            if jax.process_count() > 1:  # snapshots where the arrays are
+                copies = jax.device_put(values, [v.sharding for v in values], may_alias=False)
+            else:
+                copies = jax.device_put(values, jax.devices("cpu")[0], may_alias=False)
             named = dict(zip(named, copies))
         meta = {"format": FORMAT, "version": VERSION, "tree": tree, "empty": empty}
         items = {"meta": ocp.args.JsonSave(meta)}

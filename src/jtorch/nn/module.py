@@ -21,7 +21,7 @@ from flax import nnx
 from jtorch import _structure
 from jtorch._backend import internals
 from jtorch._device import device as _device_cls
-from jtorch._device import resolve_device
+from jtorch._device import placed_like, resolve_device
 from jtorch._dtypes import Size
 
 __all__ = ["Module", "Parameter", "Buffer"]
@@ -645,9 +645,10 @@ class Module(nnx.Module):
     ) -> _IncompatibleKeys:
         """Copy arrays from `state_dict` into this module's parameters and persistent buffers.
 
-        Accepts jax, numpy or torch arrays. Values are cast to each parameter's dtype unless
-        `assign=True`. Returns `(missing_keys, unexpected_keys)`; with `strict=True` either being
-        non-empty raises RuntimeError, and a shape mismatch always does (naming key and shapes).
+        Accepts jax, numpy or torch arrays. Values are cast to each parameter's dtype and placed
+        like it (its device, or its sharding in a DDP/FSDP model) unless `assign=True`. Returns
+        `(missing_keys, unexpected_keys)`; with `strict=True` either being non-empty raises
+        RuntimeError, and a shape mismatch always does (naming key and shapes).
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(
@@ -669,7 +670,7 @@ class Module(nnx.Module):
                 )
                 continue
             if not assign:
-                value = value.astype(var.value.dtype)
+                value = placed_like(value.astype(var.value.dtype), var.value)
             updates.append((var, value))
         if strict:
             if unexpected:

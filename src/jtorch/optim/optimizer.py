@@ -48,6 +48,7 @@ import optax
 from flax import nnx
 
 from jtorch import _structure
+from jtorch._device import placed_like
 from jtorch.nn.module import Parameter
 from jtorch.optim._common import _scalar_dtype, _to_array
 
@@ -420,8 +421,10 @@ class Optimizer:
                         f"{init_shapes[0] if len(init_shapes) == 1 else init_shapes} "
                         f"(parameter shape {tuple(value.shape)})"
                     )
+            inner = jax.tree.map(placed_like, inner, fresh.inner_state)  # sharded like the param
         count = getattr(inner, "step", fresh.count)
-        state = fresh._replace(count=jnp.asarray(count, fresh.count.dtype), inner_state=inner)
+        count = placed_like(jnp.asarray(count, fresh.count.dtype), fresh.count)
+        state = fresh._replace(count=count, inner_state=inner)
         self._node.states[gi][pi] = _ParamState(state)
 
     @property
