@@ -23,7 +23,8 @@ means jtorch is faster). "first s" is the first step's wall time, trace and comp
 (JTORCH_MALLOC_TUNING=0 shows what glibc's default malloc costs).
 
 Run: python benchmarks/bench_train.py [--cases mlp,lenet,...] [--refs eager,compile]
-[--steps N] [--rounds 20] [--no-donate]   (steps per round default to each case's own)
+[--steps N] [--rounds 20] [--no-donate] [--cache DIR]   (steps per round default to each
+case's own; --refs '' times jtorch alone)
 """
 
 from __future__ import annotations
@@ -442,7 +443,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument(
         "--no-donate", action="store_true", help="jtorch step without buffer donation"
     )
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="jtorch's persistent compilation cache in DIR (run twice: cold, then warm first step)",
+    )
     args = parser.parse_args(argv)
+    if args.cache:
+        import jtorch
+
+        jtorch.enable_compilation_cache(args.cache)
     refs = [r for r in args.refs.split(",") if r]
     if any(r not in ("eager", "compile") for r in refs):
         parser.error(f"--refs: expected eager and/or compile, got {args.refs!r}")
