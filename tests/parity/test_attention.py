@@ -172,6 +172,33 @@ def test_multihead_attention_matches_torch(kwargs, batched, masks, weights_opts)
         _close(g, tparams[key].grad, f"grad {key} {what}")
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_self_attention_of_one_array_matches_torch(batch_first):
+    """query, key and value the same array (self-attention, as TransformerEncoderLayer calls
+    it): the packed in-projection gives torch's output and gradients, the input's gradient
+    summed over its three uses."""
+    torch.manual_seed(0)
+    t = torch.nn.MultiheadAttention(E, HEADS, batch_first=batch_first)
+    j = nn.MultiheadAttention(E, HEADS, batch_first=batch_first)
+    j.load_state_dict(t.state_dict())
+    x = np.random.default_rng(2).standard_normal((N, L, E) if batch_first else (L, N, E))
+    x = x.astype(np.float32)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = t(tx, tx, tx, need_weights=False)[0]
+    (tout**2).sum().backward()
+
+    def loss_fn(m, x):
+        out = m(x, x, x, need_weights=False)[0]
+        return (out**2).sum(), out
+
+    step = jtorch.jit(jtorch.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True))
+    (_, out), (grads, gx) = step(j, jnp.asarray(x))
+    _close(out, tout, "output")
+    _close(gx, tx.grad, "grad x")
+    for key, param in t.named_parameters():
+        _close(grads[key], param.grad, f"grad {key}")
+
+
 def test_multihead_attention_init_and_dropout():
     m = nn.MultiheadAttention(E, HEADS, dropout=0.5, add_bias_kv=True)
     np.testing.assert_array_equal(m.in_proj_bias.value, 0)
