@@ -210,13 +210,14 @@ def test_bad_configurations_raise(make, match):
         make()
 
 
-def test_lstm_is_reverse_mode_only_as_documented():
-    """The LSTM recurrence has a hand-written reverse pass (a custom VJP): forward mode raises
-    JAX's error instead of giving a wrong result; a projected LSTM still differentiates its
-    scan in both modes."""
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_recurrences_are_reverse_mode_only_as_documented(name):
+    """The LSTM and GRU recurrences have hand-written reverse passes (custom VJPs): forward mode
+    raises JAX's error instead of giving a wrong result; a projected LSTM still differentiates
+    its scan in both modes."""
     x = jnp.ones((3, 2, H_IN))
     with pytest.raises(TypeError, match="custom_vjp"):
-        jax.jvp(lambda x: nn.LSTM(H_IN, H)(x)[0], (x,), (x,))
+        jax.jvp(lambda x: getattr(nn, name)(H_IN, H)(x)[0], (x,), (x,))
     projected = nn.LSTM(H_IN, H, proj_size=2)
     out, tangent = jax.jvp(lambda x: projected(x)[0], (x,), (x,))
     assert tangent.shape == out.shape == (3, 2, 2)

@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jtorch.nn.functional._lstm_recurrence import lstm_recurrence
+from jtorch.nn.functional._recurrences import gru_recurrence, lstm_recurrence
 from jtorch.nn.functional.dropout import dropout as _dropout
 
 __all__ = [
@@ -237,6 +237,9 @@ def _sequence_fn(mode: str, doc: str) -> Callable:
                 if mode == "lstm" and not has_proj and mask is None:
                     zx = gi if b_hh is None else gi + b_hh
                     ys, *final = lstm_recurrence(zx, *state, w[1], direction == 1)
+                elif mode == "gru" and mask is None:
+                    bias = jnp.zeros(w[1].shape[0], w[1].dtype) if b_hh is None else b_hh
+                    ys, final = gru_recurrence(gi, state, w[1], bias, direction == 1)
                 else:
                     step = _layer_step(mode, w[1], b_hh, w[-1] if has_proj else None)
                     ys, final = _scan_layer(state, gi, step, direction == 1, mask)
