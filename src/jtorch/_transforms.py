@@ -199,7 +199,9 @@ class _JitFunction:
         )
         if self._draws and from_global:
             _random.default_generator.reserve()
-        if entry.variables is not None:
+        if entry.variables is not None and self._donate:  # every array comes back
+            internals.store_arrays(entry.variables, new_values)
+        elif entry.variables is not None:
             changed = [
                 (var, new) for var, new in zip(entry.variables, new_values) if new is not None
             ]

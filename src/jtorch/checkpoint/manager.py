@@ -55,19 +55,23 @@ def _plain_metrics(metrics: dict[str, Any] | None) -> dict[str, float] | None:
     return {str(k): float(np.asarray(v)) for k, v in metrics.items()}
 
 
-def _over_every_process(value: Any) -> Any:
-    """`value` as an array that Orbax's multi-process writer accepts: arrays that already span
-    the processes stay; a value each process holds whole (the RNG state, step counts, `extra`)
+def _over_every_process(arrays: list[Any]) -> list[Any]:
+    """`arrays` as Orbax's multi-process writer accepts them: arrays that already span the
+    processes stay; a value each process holds whole (the RNG state, step counts, `extra`)
     becomes one array replicated over every device, and process 0's copy is the one written,
     as torch's rank-0 saves do."""
-    if isinstance(value, jax.Array) and not value.is_fully_addressable:
-        return value
-    value = np.asarray(value)
-    if value.size == 0:
-        return value  # kept in the metadata, not by Orbax
     mesh = jax.sharding.Mesh(np.array(jax.devices()), ("processes",))
-    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    return jax.make_array_from_process_local_data(sharding, value)
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+    def writable(value: Any) -> Any:
+        if isinstance(value, jax.Array) and not value.is_fully_addressable:
+            return value
+        value = np.asarray(value)
+        if value.size == 0:
+            return value  # kept in the metadata, not by Orbax
+        return jax.make_array_from_process_local_data(replicated, value)
+
+    return [writable(a) for a in arrays]
 
 
 def _durable_manager(ocp: Any, directory: Path, **kwargs: Any) -> Any:
@@ -188,7 +192,7 @@ class CheckpointManager:
         tree = encoder.encode(state)
         arrays = encoder.arrays
         if jax.process_count() > 1:
-            arrays = [_over_every_process(a) for a in arrays]
+            arrays = _over_every_process(arrays)
         named, empty = split_arrays(arrays)
         if self._writer is not None and named:
             values = list(named.values())
