@@ -35,8 +35,8 @@ def _previous(seq: jax.Array, first: jax.Array, reverse: bool) -> jax.Array:
 
 def _laid_out_once(w_hh: jax.Array) -> jax.Array:
     """W_hhᵀ (H, gates·H) materialised before the loop: XLA's CPU dot of h (N, H) by it is
-    faster than by W_hh with its contraction on the second axis (measured 57 vs 88 µs a step
-    at N=20, H=200)."""
+    faster than by W_hh contracted on its second axis, which XLA would otherwise do each step
+    (the forward rows of `benchmarks/bench_recurrence.py`)."""
     return jax.lax.optimization_barrier(w_hh.T)
 
 
